@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lockmap: a concurrent hash map with per-key locks, and an LRU cache built
+ * on the same machinery.
+ *
+ * A key can be locked whether or not it has a value ("entry" API): lock it,
+ * read-modify-write its value, unlock.  Several keys are locked together
+ * without deadlock by lockmap_batch_lock().  A map created with a capacity
+ * is an LRU cache whose eviction skips held keys and never sleeps.
+ *
+ * Everything that can sleep must be called from process context.
+ * See Documentation in README.md for the full contract.
+ */
+#ifndef _LINUX_LOCKMAP_H
+#define _LINUX_LOCKMAP_H
+
+#include <linux/types.h>
+#include <linux/gfp.h>
+
+struct lockmap;
+struct lockmap_entry;
+struct lockmap_batch;
+
+/* Longest key a variable-length map accepts (and the default maximum). */
+#define LOCKMAP_MAX_KEY_LEN	4096
+/* Most keys one lockmap_batch_lock() call may lock (lockdep tracks 48). */
+#define LOCKMAP_BATCH_MAX	32
+
+/**
+ * enum lockmap_lock_kind - which sleeping lock guards each key
+ * @LOCKMAP_LOCK_MUTEX: a struct mutex per key (the default)
+ * @LOCKMAP_LOCK_RT_MUTEX: a struct rt_mutex per key, for priority inheritance
+ */
+enum lockmap_lock_kind {
+	LOCKMAP_LOCK_MUTEX,
+	LOCKMAP_LOCK_RT_MUTEX,
+};
+
+/**
+ * enum lockmap_wait - how a lock operation waits for a held key
+ * @LOCKMAP_WAIT: sleep uninterruptibly until the key is free
+ * @LOCKMAP_WAIT_INTERRUPTIBLE: sleep; any signal ends the wait with -EINTR
+ * @LOCKMAP_WAIT_KILLABLE: sleep; a fatal signal ends the wait with -EINTR
+ * @LOCKMAP_NOWAIT: never sleep for the key; -EBUSY when it is held
+ */
+enum lockmap_wait {
+	LOCKMAP_WAIT,
+	LOCKMAP_WAIT_INTERRUPTIBLE,
+	LOCKMAP_WAIT_KILLABLE,
+	LOCKMAP_NOWAIT,
+};
+
+/**
+ * typedef lockmap_free_t - disposes of a value the map owns
+ * @value: the value; never NULL
+ * @priv: &lockmap_params.priv
+ *
+ * Called exactly once for every value the map drops (replaced, removed,
+ * cleared, evicted, or left at destroy), from process context, possibly with
+ * the key's lock held.  It must not call back into the same map.
+ */
+typedef void (*lockmap_free_t)(void *value, void *priv);
+
+/**
+ * typedef lockmap_evict_t - tells the owner that the cache evicted a value
+ * @key: the evicted key
+ * @key_len: its length in bytes
+ * @value: its value, still valid; it is disposed of with &lockmap_free_t next
+ * @priv: &lockmap_params.priv
+ *
+ * Called once per evicted value (capacity, shrinker or lockmap_pop_lru() do
+ * not count: pop hands the value to its caller).  Same context rules as
+ * &lockmap_free_t.
+ */
+typedef void (*lockmap_evict_t)(const void *key, size_t key_len, void *value,
+				void *priv);
+
+/**
+ * typedef lockmap_visit_t - callback of lockmap_for_each()
+ * @key: the key
+ * @key_len: its length
+ * @value: its value (never NULL); the key's lock is held
+ * @arg: the caller's argument
+ *
+ * Return: 0 to go on, anything else to stop the walk and return it.
+ */
+typedef int (*lockmap_visit_t)(const void *key, size_t key_len, void *value,
+			       void *arg);
+
+/**
+ * typedef lockmap_keep_t - predicate of lockmap_retain()
+ * @key: the key
+ * @key_len: its length
+ * @value: its value; the key's lock is held, so it may be changed in place
+ * @arg: the caller's argument
+ *
+ * Return: true to keep the value, false to remove and dispose of it.
+ */
+typedef bool (*lockmap_keep_t)(const void *key, size_t key_len, void *value,
+			       void *arg);
+
+/**
+ * typedef lockmap_copy_t - copies a value out for lockmap_get()
+ * @value: the value (never NULL); the key's lock is held, so it may sleep
+ * @arg: the caller's argument
+ *
+ * Return: 0 or a negative errno, passed back by lockmap_get().
+ */
+typedef int (*lockmap_copy_t)(const void *value, void *arg);
+
+/**
+ * struct lockmap_params - how to build a map
+ * @name: lockdep class and shrinker name; a string that outlives the map
+ *	(NULL: "lockmap")
+ * @key_len: fixed key length in bytes; 0 for variable-length keys
+ * @max_key_len: longest variable-length key (0: %LOCKMAP_MAX_KEY_LEN); must
+ *	be 0 when @key_len is set
+ * @nr_shards: number of shards, a power of two up to 1024 (0: four per
+ *	possible CPU, rounded up to a power of two)
+ * @lock_kind: the lock guarding each key
+ * @gfp: allocation flags for entries (0: GFP_KERNEL); use
+ *	GFP_KERNEL_ACCOUNT to charge them to the caller's memory cgroup
+ * @max_entries: most keys (with a value or held) at once; 0 for no limit.
+ *	Past it, creating a key fails with -ENOSPC.
+ * @capacity: 0 for a plain map; otherwise the map is an LRU cache holding
+ *	about this many values, each shard its share rounded up
+ * @max_evict: most evictions one insertion may do (0: 1)
+ * @shrinker: LRU only: give cold values back under memory pressure
+ * @free_value: disposes of values the map drops (NULL: nothing to do)
+ * @evict: LRU only: told about each eviction before @free_value (optional)
+ * @priv: passed to the callbacks
+ */
+struct lockmap_params {
+	const char *name;
+	u32 key_len;
+	u32 max_key_len;
+	u32 nr_shards;
+	enum lockmap_lock_kind lock_kind;
+	gfp_t gfp;
+	size_t max_entries;
+	size_t capacity;
+	u32 max_evict;
+	bool shrinker;
+	lockmap_free_t free_value;
+	lockmap_evict_t evict;
+	void *priv;
+};
+
+/**
+ * struct lockmap_key - one key of a batch
+ * @key: the key bytes
+ * @len: their length
+ */
+struct lockmap_key {
+	const void *key;
+	size_t len;
+};
+
+/**
+ * struct lockmap_stats - a snapshot of a map's counters
+ * @len: keys with a value
+ * @slots: keys present in the table (with a value, or held while empty)
+ * @capacity: the cache's capacity (0 for a plain map)
+ * @evictions: values evicted for capacity or by the shrinker
+ * @evict_skipped: held keys an eviction walk stepped over
+ * @nr_shards: number of shards
+ */
+struct lockmap_stats {
+	size_t len;
+	size_t slots;
+	size_t capacity;
+	u64 evictions;
+	u64 evict_skipped;
+	u32 nr_shards;
+};
+
+struct lockmap *lockmap_create(const struct lockmap_params *params);
+void lockmap_destroy(struct lockmap *map);
+
+int lockmap_insert(struct lockmap *map, const void *key, size_t key_len,
+		   void *value, void **old);
+int lockmap_get(struct lockmap *map, const void *key, size_t key_len,
+		lockmap_copy_t copy, void *arg);
+int lockmap_peek(struct lockmap *map, const void *key, size_t key_len,
+		 lockmap_copy_t copy, void *arg);
+int lockmap_remove(struct lockmap *map, const void *key, size_t key_len,
+		   void **old);
+int lockmap_contains(struct lockmap *map, const void *key, size_t key_len);
+size_t lockmap_len(struct lockmap *map);
+void lockmap_get_stats(struct lockmap *map, struct lockmap_stats *stats);
+
+struct lockmap_entry *lockmap_entry_lock(struct lockmap *map, const void *key,
+					 size_t key_len, enum lockmap_wait wait);
+void lockmap_entry_unlock(struct lockmap *map, struct lockmap_entry *entry);
+void *lockmap_entry_value(const struct lockmap_entry *entry);
+const void *lockmap_entry_key(const struct lockmap_entry *entry,
+			      size_t *key_len);
+void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
+			 void *value);
+void lockmap_entry_set(struct lockmap *map, struct lockmap_entry *entry,
+		       void *value);
+int lockmap_entry_set_if_absent(struct lockmap *map,
+				struct lockmap_entry *entry, void *value);
+void *lockmap_entry_remove(struct lockmap *map, struct lockmap_entry *entry);
+
+struct lockmap_batch *lockmap_batch_lock(struct lockmap *map,
+					 const struct lockmap_key *keys,
+					 unsigned int nr_keys,
+					 enum lockmap_wait wait);
+unsigned int lockmap_batch_count(const struct lockmap_batch *batch);
+struct lockmap_entry *lockmap_batch_entry(const struct lockmap_batch *batch,
+					  unsigned int index);
+struct lockmap_entry *lockmap_batch_find(const struct lockmap_batch *batch,
+					 const void *key, size_t key_len);
+void lockmap_batch_unlock(struct lockmap *map, struct lockmap_batch *batch);
+
+void lockmap_clear(struct lockmap *map);
+int lockmap_for_each(struct lockmap *map, lockmap_visit_t visit, void *arg);
+void lockmap_retain(struct lockmap *map, lockmap_keep_t keep, void *arg);
+
+/* LRU caches (maps created with a capacity). */
+int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
+		    void **value);
+int lockmap_set_capacity(struct lockmap *map, size_t capacity);
+unsigned long lockmap_shrink(struct lockmap *map, unsigned long nr);
+
+/* Byte-blob values, as the char device stores them. */
+
+/**
+ * struct lockmap_blob - a length-prefixed byte string value
+ * @len: number of bytes in @data
+ * @data: the bytes
+ */
+struct lockmap_blob {
+	size_t len;
+	u8 data[];
+};
+
+/**
+ * struct lockmap_buf - where lockmap_blob_copy() copies a blob to
+ * @data: the destination
+ * @size: its size in bytes
+ * @len: set to the blob's full length (may exceed @size: truncated copy)
+ */
+struct lockmap_buf {
+	void *data;
+	size_t size;
+	size_t len;
+};
+
+struct lockmap_blob *lockmap_blob_new(const void *data, size_t len, gfp_t gfp);
+void lockmap_blob_free(void *blob, void *priv);
+int lockmap_blob_copy(const void *blob, void *buf);
+
+/**
+ * lockmap_entry() - lock a key, sleeping uninterruptibly while it is held
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ *
+ * Return: the locked entry, or ERR_PTR(-EINVAL/-ENOMEM/-ENOSPC).
+ */
+static inline struct lockmap_entry *lockmap_entry(struct lockmap *map,
+						  const void *key,
+						  size_t key_len)
+{
+	return lockmap_entry_lock(map, key, key_len, LOCKMAP_WAIT);
+}
+
+/**
+ * lockmap_entry_interruptible() - lock a key; a signal ends the wait
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ *
+ * Return: the locked entry, or ERR_PTR(-EINTR) with nothing held, or as
+ * lockmap_entry().
+ */
+static inline struct lockmap_entry *
+lockmap_entry_interruptible(struct lockmap *map, const void *key,
+			    size_t key_len)
+{
+	return lockmap_entry_lock(map, key, key_len,
+				  LOCKMAP_WAIT_INTERRUPTIBLE);
+}
+
+/**
+ * lockmap_entry_killable() - lock a key; a fatal signal ends the wait
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ *
+ * Return: the locked entry, or ERR_PTR(-EINTR) with nothing held, or as
+ * lockmap_entry().
+ */
+static inline struct lockmap_entry *
+lockmap_entry_killable(struct lockmap *map, const void *key, size_t key_len)
+{
+	return lockmap_entry_lock(map, key, key_len, LOCKMAP_WAIT_KILLABLE);
+}
+
+/**
+ * lockmap_try_entry() - lock a key only if nobody holds it
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ *
+ * Return: the locked entry, or ERR_PTR(-EBUSY) if the key is held, or as
+ * lockmap_entry().
+ */
+static inline struct lockmap_entry *lockmap_try_entry(struct lockmap *map,
+						      const void *key,
+						      size_t key_len)
+{
+	return lockmap_entry_lock(map, key, key_len, LOCKMAP_NOWAIT);
+}
+
+#endif /* _LINUX_LOCKMAP_H */

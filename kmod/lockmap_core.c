@@ -1,0 +1,1243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lockmap core: sharded rhashtables of refcounted entries, one sleeping lock
+ * per key.  See struct lockmap_entry for the life cycle of an entry.
+ */
+#include <linux/err.h>
+#include <linux/export.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include "lockmap_internal.h"
+
+#define LOCKMAP_MAX_SHARDS	1024
+
+#ifdef CONFIG_FAULT_INJECTION
+DECLARE_FAULT_ATTR(lockmap_fail_alloc);
+EXPORT_SYMBOL_GPL(lockmap_fail_alloc);
+
+static bool lockmap_should_fail_alloc(void)
+{
+	return should_fail(&lockmap_fail_alloc, 1);
+}
+#else
+static bool lockmap_should_fail_alloc(void)
+{
+	return false;
+}
+#endif
+
+/*
+ * The table hashes nothing itself: the lookup carries the hash computed once
+ * per operation and each entry keeps its own, so rehashing is free too.
+ */
+static u32 lockmap_rht_hashfn(const void *data, u32 len, u32 seed)
+{
+	return ((const struct lockmap_lookup *)data)->hash;
+}
+
+static u32 lockmap_rht_obj_hashfn(const void *data, u32 len, u32 seed)
+{
+	return ((const struct lockmap_entry *)data)->hash;
+}
+
+static int lockmap_rht_cmpfn(struct rhashtable_compare_arg *arg,
+			     const void *obj)
+{
+	const struct lockmap_lookup *l = arg->key;
+	const struct lockmap_entry *e = obj;
+
+	return e->hash != l->hash || e->key_len != l->len ||
+	       memcmp(e->key, l->key, l->len);
+}
+
+const struct rhashtable_params lockmap_rht_params = {
+	.head_offset = offsetof(struct lockmap_entry, node),
+	.hashfn = lockmap_rht_hashfn,
+	.obj_hashfn = lockmap_rht_obj_hashfn,
+	.obj_cmpfn = lockmap_rht_cmpfn,
+	.automatic_shrinking = true,
+};
+
+static int lockmap_prepare(const struct lockmap *map, const void *key,
+			   size_t len, struct lockmap_lookup *l)
+{
+	u64 hash;
+
+	if (!key || !len || len > map->max_key_len ||
+	    (map->p.key_len && len != map->p.key_len))
+		return -EINVAL;
+	hash = siphash(key, len, &map->seed);
+	l->key = key;
+	l->len = len;
+	l->hash = lower_32_bits(hash);
+	l->shard = upper_32_bits(hash) & map->shard_mask;
+	return 0;
+}
+
+void lockmap_dispose(struct lockmap *map, void *value)
+{
+	if (value && map->p.free_value)
+		map->p.free_value(value, map->p.priv);
+}
+
+static void lockmap_entry_free_rcu(struct rcu_head *rcu)
+{
+	struct lockmap_entry *e = container_of(rcu, struct lockmap_entry,
+					       dead.rcu);
+
+	if (e->dead.cache)
+		kmem_cache_free(e->dead.cache, e->dead.mem);
+	else
+		kfree(e->dead.mem);
+}
+
+/* Frees an entry nobody can reach any more but RCU readers of the table. */
+void lockmap_entry_free(struct lockmap *map, struct lockmap_entry *e)
+{
+	if (map->p.lock_kind == LOCKMAP_LOCK_MUTEX)
+		mutex_destroy(&e->mutex);
+	e->dead.cache = map->cache;
+	e->dead.mem = (char *)e - map->lru_prefix;
+	call_rcu(&e->dead.rcu, lockmap_entry_free_rcu);
+}
+
+static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
+						 const struct lockmap_lookup *l)
+{
+	struct lockmap_entry *e;
+	void *mem;
+
+	if (lockmap_should_fail_alloc())
+		return ERR_PTR(-ENOMEM);
+	if (map->cache)
+		mem = kmem_cache_alloc(map->cache, map->p.gfp);
+	else
+		mem = kmalloc(map->entry_size + l->len, map->p.gfp);
+	if (!mem)
+		return ERR_PTR(-ENOMEM);
+
+	e = mem + map->lru_prefix;
+	refcount_set(&e->users, 1);
+	e->hash = l->hash;
+	e->value = NULL;
+	e->key_len = l->len;
+	e->shard = l->shard;
+	memcpy(e->key, l->key, l->len);
+	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		__rt_mutex_init(&e->rt_mutex, map->p.name, &map->lock_key);
+	else
+		__mutex_init(&e->mutex, map->p.name, &map->lock_key);
+	if (lockmap_is_lru(map))
+		INIT_LIST_HEAD(lockmap_entry_lru(e));
+	return e;
+}
+
+/* An entry that never became visible: no RCU grace period needed. */
+static void lockmap_entry_free_unused(struct lockmap *map,
+				      struct lockmap_entry *e)
+{
+	void *mem = (char *)e - map->lru_prefix;
+
+	if (map->p.lock_kind == LOCKMAP_LOCK_MUTEX)
+		mutex_destroy(&e->mutex);
+	if (map->cache)
+		kmem_cache_free(map->cache, mem);
+	else
+		kfree(mem);
+}
+
+/* Waits until whoever is unlinking a dead entry of @s has finished. */
+static void lockmap_wait_unlink(struct lockmap_shard *s)
+{
+	spin_lock(&s->lock);
+	spin_unlock(&s->lock);
+}
+
+/* Finds the entry of a key and takes a reference, or returns NULL. */
+static struct lockmap_entry *lockmap_find(struct lockmap_shard *s,
+					  const struct lockmap_lookup *l)
+{
+	struct lockmap_entry *e;
+
+	for (;;) {
+		rcu_read_lock();
+		e = rhashtable_lookup(&s->ht, l, lockmap_rht_params);
+		if (!e || refcount_inc_not_zero(&e->users)) {
+			rcu_read_unlock();
+			return e;
+		}
+		rcu_read_unlock();
+		lockmap_wait_unlink(s);
+	}
+}
+
+static bool lockmap_full(struct lockmap *map)
+{
+	size_t slots = 0;
+	u32 i;
+
+	if (!map->p.max_entries)
+		return false;
+	for (i = 0; i <= map->shard_mask; i++)
+		slots += atomic_read(&map->shards[i].ht.nelems);
+	return slots >= map->p.max_entries;
+}
+
+/* Finds or creates the entry of a key and takes a reference. */
+static struct lockmap_entry *lockmap_find_or_create(struct lockmap *map,
+						    struct lockmap_shard *s,
+						    const struct lockmap_lookup *l)
+{
+	struct lockmap_entry *e, *new = NULL;
+
+	for (;;) {
+		e = lockmap_find(s, l);
+		if (e)
+			break;
+		if (!new) {
+			if (lockmap_full(map))
+				return ERR_PTR(-ENOSPC);
+			new = lockmap_entry_alloc(map, l);
+			if (IS_ERR(new))
+				return new;
+		}
+		rcu_read_lock();
+		e = rhashtable_lookup_get_insert_fast(&s->ht, &new->node,
+						      lockmap_rht_params);
+		if (!e) {
+			rcu_read_unlock();
+			return new;
+		}
+		if (!IS_ERR(e) && refcount_inc_not_zero(&e->users)) {
+			rcu_read_unlock();
+			break;
+		}
+		rcu_read_unlock();
+		if (IS_ERR(e))
+			break;
+		lockmap_wait_unlink(s);
+	}
+	if (new)
+		lockmap_entry_free_unused(map, new);
+	return e;
+}
+
+/* Drops a reference; the last one of an empty entry unlinks and frees it. */
+static void lockmap_put(struct lockmap *map, struct lockmap_entry *e)
+{
+	struct lockmap_shard *s = lockmap_entry_shard(map, e);
+
+	if (!refcount_dec_and_lock(&e->users, &s->lock))
+		return;
+	WARN_ON_ONCE(e->value);
+	rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
+	spin_unlock(&s->lock);
+	lockmap_entry_free(map, e);
+}
+
+/*
+ * Locks one entry.  @nested: other keys of the map are held by this batch;
+ * lockdep is told through the batch nest lock.  No interruptible variant of
+ * the nest-lock API exists, so a nested interruptible or killable lock only
+ * tries, and answers -EAGAIN to make the batch back off and wait unnested.
+ */
+static int lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
+			enum lockmap_wait wait, bool nested)
+{
+	bool rt = map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX;
+
+	if (wait == LOCKMAP_NOWAIT || (nested && wait != LOCKMAP_WAIT)) {
+		if (rt ? rt_mutex_trylock(&e->rt_mutex) : mutex_trylock(&e->mutex))
+			return 0;
+		return wait == LOCKMAP_NOWAIT ? -EBUSY : -EAGAIN;
+	}
+	if (wait == LOCKMAP_WAIT_INTERRUPTIBLE)
+		return rt ? rt_mutex_lock_interruptible(&e->rt_mutex) :
+			    mutex_lock_interruptible(&e->mutex);
+	if (wait == LOCKMAP_WAIT_KILLABLE)
+		return rt ? rt_mutex_lock_killable(&e->rt_mutex) :
+			    mutex_lock_killable(&e->mutex);
+	if (nested) {
+		if (rt)
+			rt_mutex_lock_nest_lock(&e->rt_mutex, &map->batch_nest);
+		else
+			mutex_lock_nest_lock(&e->mutex, &map->batch_nest);
+	} else {
+		if (rt)
+			rt_mutex_lock(&e->rt_mutex);
+		else
+			mutex_lock(&e->mutex);
+	}
+	return 0;
+}
+
+static void lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
+{
+	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		rt_mutex_unlock(&e->rt_mutex);
+	else
+		mutex_unlock(&e->mutex);
+}
+
+static void lockmap_assert_held(struct lockmap *map, struct lockmap_entry *e)
+{
+	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		lockdep_assert_held(&e->rt_mutex);
+	else
+		lockdep_assert_held(&e->mutex);
+}
+
+/* Locks a key's entry, creating it if needed; promotes it in an LRU. */
+static struct lockmap_entry *lockmap_take(struct lockmap *map,
+					  const struct lockmap_lookup *l,
+					  enum lockmap_wait wait)
+{
+	struct lockmap_entry *e;
+	int err;
+
+	if (wait != LOCKMAP_NOWAIT)
+		might_sleep();
+	e = lockmap_find_or_create(map, &map->shards[l->shard], l);
+	if (IS_ERR(e))
+		return e;
+	err = lockmap_lock(map, e, wait, false);
+	if (err) {
+		lockmap_put(map, e);
+		return ERR_PTR(err);
+	}
+	if (lockmap_is_lru(map) && e->value)
+		lockmap_lru_touch(map, e);
+	return e;
+}
+
+/**
+ * lockmap_entry_lock() - lock a key, present or not
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ * @wait: how to wait while another task holds the key
+ *
+ * The key stays locked until lockmap_entry_unlock(); meanwhile every other
+ * operation on it waits (or fails with -EBUSY if it does not wait), and
+ * operations on other keys go on.  In an LRU cache a key with a value becomes
+ * the most recently used.  Locks are not recursive: locking a key twice, or
+ * two keys of one map outside lockmap_batch_lock(), may deadlock and lockdep
+ * reports it.  Allocating the entry may sleep even with %LOCKMAP_NOWAIT.
+ *
+ * Context: Process context.
+ * Return: the locked entry, or ERR_PTR() of -EINVAL (bad key), -ENOMEM,
+ * -ENOSPC (&lockmap_params.max_entries reached), -EBUSY (%LOCKMAP_NOWAIT and
+ * held) or -EINTR (a signal ended the wait; nothing is held).
+ */
+struct lockmap_entry *lockmap_entry_lock(struct lockmap *map, const void *key,
+					 size_t key_len, enum lockmap_wait wait)
+{
+	struct lockmap_lookup l;
+	int err;
+
+	err = lockmap_prepare(map, key, key_len, &l);
+	if (err)
+		return ERR_PTR(err);
+	return lockmap_take(map, &l, wait);
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_lock);
+
+/**
+ * lockmap_entry_unlock() - unlock a key locked by lockmap_entry_lock()
+ * @map: the map of the entry
+ * @entry: the entry
+ *
+ * If the key has no value and nobody else wants it, its slot disappears.
+ * @entry must not be used afterwards.
+ *
+ * Context: Process context.
+ */
+void lockmap_entry_unlock(struct lockmap *map, struct lockmap_entry *entry)
+{
+	lockmap_unlock(map, entry);
+	lockmap_put(map, entry);
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_unlock);
+
+/**
+ * lockmap_entry_value() - the value of a locked key
+ * @entry: a locked entry
+ *
+ * Return: the value, or NULL if the key has none.  It stays valid while the
+ * key is locked and the value is not replaced.
+ */
+void *lockmap_entry_value(const struct lockmap_entry *entry)
+{
+	return entry->value;
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_value);
+
+/**
+ * lockmap_entry_key() - the key of an entry
+ * @entry: a locked entry
+ * @key_len: set to the key's length (may be NULL)
+ *
+ * Return: the key bytes, valid while the key is locked.
+ */
+const void *lockmap_entry_key(const struct lockmap_entry *entry,
+			      size_t *key_len)
+{
+	if (key_len)
+		*key_len = entry->key_len;
+	return entry->key;
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_key);
+
+/**
+ * lockmap_entry_swap() - replace the value of a locked key
+ * @map: the map of the entry
+ * @entry: a locked entry
+ * @value: the new value, or NULL to remove the value
+ *
+ * A key that gains a value counts in lockmap_len() and, in an LRU cache,
+ * becomes the most recently used; the cache may then evict cold unheld keys
+ * of the same shard.
+ *
+ * Context: Process context, @entry locked.
+ * Return: the old value (now owned by the caller), or NULL.
+ */
+void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
+			 void *value)
+{
+	struct lockmap_shard *s = lockmap_entry_shard(map, entry);
+	void *old = entry->value;
+
+	lockmap_assert_held(map, entry);
+	entry->value = value;
+	if (!old == !value)
+		return old;
+
+	if (value) {
+		refcount_inc(&entry->users);
+		atomic_long_inc(&s->len);
+	} else {
+		refcount_dec(&entry->users);
+		atomic_long_dec(&s->len);
+	}
+	if (lockmap_is_lru(map)) {
+		spin_lock(&s->lock);
+		if (value)
+			lockmap_lru_add(map, s, entry);
+		else
+			lockmap_lru_del(entry);
+		spin_unlock(&s->lock);
+		if (value)
+			lockmap_lru_evict_over(map, s);
+	}
+	return old;
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_swap);
+
+/**
+ * lockmap_entry_set() - set the value of a locked key
+ * @map: the map of the entry
+ * @entry: a locked entry
+ * @value: the new value, or NULL to remove the value
+ *
+ * Like lockmap_entry_swap(), but the old value is disposed of through
+ * &lockmap_params.free_value.
+ *
+ * Context: Process context, @entry locked.
+ */
+void lockmap_entry_set(struct lockmap *map, struct lockmap_entry *entry,
+		       void *value)
+{
+	lockmap_dispose(map, lockmap_entry_swap(map, entry, value));
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_set);
+
+/**
+ * lockmap_entry_set_if_absent() - give a locked key a value unless it has one
+ * @map: the map of the entry
+ * @entry: a locked entry
+ * @value: the new value (not NULL)
+ *
+ * Context: Process context, @entry locked.
+ * Return: 0 if @value was stored, -EEXIST if the key already had a value
+ * (@value stays the caller's), -EINVAL if @value is NULL.
+ */
+int lockmap_entry_set_if_absent(struct lockmap *map,
+				struct lockmap_entry *entry, void *value)
+{
+	lockmap_assert_held(map, entry);
+	if (!value)
+		return -EINVAL;
+	if (entry->value)
+		return -EEXIST;
+	lockmap_entry_swap(map, entry, value);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_set_if_absent);
+
+/**
+ * lockmap_entry_remove() - take the value out of a locked key
+ * @map: the map of the entry
+ * @entry: a locked entry
+ *
+ * The key stays locked; it disappears at unlock unless it gets a value again.
+ *
+ * Context: Process context, @entry locked.
+ * Return: the value (now owned by the caller), or NULL.
+ */
+void *lockmap_entry_remove(struct lockmap *map, struct lockmap_entry *entry)
+{
+	return lockmap_entry_swap(map, entry, NULL);
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_remove);
+
+/**
+ * lockmap_insert() - set the value of a key
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ * @value: the value (not NULL); the map owns it from now on
+ * @old: if not NULL, receives the previous value (or NULL) and its
+ *	ownership; if NULL, the previous value is disposed of
+ *
+ * Waits while another task holds the key.  In an LRU cache the key becomes
+ * the most recently used and cold unheld keys may be evicted.
+ *
+ * Context: Process context.
+ * Return: 0, or -EINVAL, -ENOMEM or -ENOSPC with the map unchanged.
+ */
+int lockmap_insert(struct lockmap *map, const void *key, size_t key_len,
+		   void *value, void **old)
+{
+	struct lockmap_entry *e;
+	void *prev;
+
+	if (!value)
+		return -EINVAL;
+	e = lockmap_entry_lock(map, key, key_len, LOCKMAP_WAIT);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	prev = lockmap_entry_swap(map, e, value);
+	lockmap_entry_unlock(map, e);
+	if (old)
+		*old = prev;
+	else
+		lockmap_dispose(map, prev);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lockmap_insert);
+
+/* Locks an existing key for get, peek, contains and remove. */
+static struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
+						   const void *key,
+						   size_t key_len)
+{
+	struct lockmap_lookup l;
+	struct lockmap_entry *e;
+	int err;
+
+	might_sleep();
+	err = lockmap_prepare(map, key, key_len, &l);
+	if (err)
+		return ERR_PTR(err);
+	/* A key nobody holds and without a value has no entry at all. */
+	e = lockmap_find(&map->shards[l.shard], &l);
+	if (!e)
+		return ERR_PTR(-ENOENT);
+	lockmap_lock(map, e, LOCKMAP_WAIT, false);
+	if (!e->value) {
+		lockmap_entry_unlock(map, e);
+		return ERR_PTR(-ENOENT);
+	}
+	return e;
+}
+
+static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
+			lockmap_copy_t copy, void *arg, bool promote)
+{
+	struct lockmap_entry *e;
+	int ret = 0;
+
+	e = lockmap_take_existing(map, key, key_len);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	if (copy)
+		ret = copy(e->value, arg);
+	if (promote && lockmap_is_lru(map))
+		lockmap_lru_touch(map, e);
+	lockmap_entry_unlock(map, e);
+	return ret;
+}
+
+/**
+ * lockmap_get() - copy out the value of a key
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ * @copy: called with the value while the key is locked (may be NULL)
+ * @arg: passed to @copy
+ *
+ * Waits while another task holds the key.  In an LRU cache the key becomes
+ * the most recently used.
+ *
+ * Context: Process context.
+ * Return: what @copy returned (0 without @copy), -ENOENT if the key has no
+ * value, or -EINVAL.
+ */
+int lockmap_get(struct lockmap *map, const void *key, size_t key_len,
+		lockmap_copy_t copy, void *arg)
+{
+	return lockmap_read(map, key, key_len, copy, arg, true);
+}
+EXPORT_SYMBOL_GPL(lockmap_get);
+
+/**
+ * lockmap_peek() - copy out the value of a key without promoting it
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ * @copy: called with the value while the key is locked (may be NULL)
+ * @arg: passed to @copy
+ *
+ * As lockmap_get(), but an LRU cache's order does not change.
+ *
+ * Context: Process context.
+ * Return: as lockmap_get().
+ */
+int lockmap_peek(struct lockmap *map, const void *key, size_t key_len,
+		 lockmap_copy_t copy, void *arg)
+{
+	return lockmap_read(map, key, key_len, copy, arg, false);
+}
+EXPORT_SYMBOL_GPL(lockmap_peek);
+
+/**
+ * lockmap_contains() - tell whether a key has a value
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ *
+ * Waits while another task holds the key; does not promote it.
+ *
+ * Context: Process context.
+ * Return: 1 if it has a value, 0 if not, -EINVAL for a bad key.
+ */
+int lockmap_contains(struct lockmap *map, const void *key, size_t key_len)
+{
+	int ret = lockmap_peek(map, key, key_len, NULL, NULL);
+
+	return ret == -ENOENT ? 0 : ret ?: 1;
+}
+EXPORT_SYMBOL_GPL(lockmap_contains);
+
+/**
+ * lockmap_remove() - remove the value of a key
+ * @map: the map
+ * @key: the key bytes
+ * @key_len: their length
+ * @old: if not NULL, receives the value and its ownership; if NULL, the
+ *	value is disposed of
+ *
+ * Context: Process context.
+ * Return: 0, -ENOENT if the key had no value, or -EINVAL.
+ */
+int lockmap_remove(struct lockmap *map, const void *key, size_t key_len,
+		   void **old)
+{
+	struct lockmap_entry *e;
+	void *value;
+
+	e = lockmap_take_existing(map, key, key_len);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	value = lockmap_entry_remove(map, e);
+	lockmap_entry_unlock(map, e);
+	if (old)
+		*old = value;
+	else
+		lockmap_dispose(map, value);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lockmap_remove);
+
+/**
+ * lockmap_len() - number of keys with a value
+ * @map: the map
+ *
+ * Held keys without a value do not count.  Exact when nothing changes the map
+ * concurrently.
+ *
+ * Context: Any context.
+ * Return: the count.
+ */
+size_t lockmap_len(struct lockmap *map)
+{
+	long len = 0;
+	u32 i;
+
+	for (i = 0; i <= map->shard_mask; i++)
+		len += atomic_long_read(&map->shards[i].len);
+	return len > 0 ? len : 0;
+}
+EXPORT_SYMBOL_GPL(lockmap_len);
+
+/**
+ * lockmap_get_stats() - snapshot a map's counters
+ * @map: the map
+ * @stats: filled in
+ *
+ * Context: Process context.
+ */
+void lockmap_get_stats(struct lockmap *map, struct lockmap_stats *stats)
+{
+	u32 i;
+
+	memset(stats, 0, sizeof(*stats));
+	stats->len = lockmap_len(map);
+	stats->capacity = READ_ONCE(map->p.capacity);
+	stats->nr_shards = map->shard_mask + 1;
+	for (i = 0; i <= map->shard_mask; i++) {
+		struct lockmap_shard *s = &map->shards[i];
+
+		stats->slots += atomic_read(&s->ht.nelems);
+		spin_lock(&s->lock);
+		stats->evictions += s->evictions;
+		stats->evict_skipped += s->evict_skipped;
+		spin_unlock(&s->lock);
+	}
+}
+EXPORT_SYMBOL_GPL(lockmap_get_stats);
+
+/* Batches */
+
+struct lockmap_batch {
+	unsigned int nr;
+	struct lockmap_entry *entries[];
+};
+
+/* The one order every batch locks in: shard, hash, length, bytes. */
+static int lockmap_lookup_cmp(const void *a, const void *b)
+{
+	const struct lockmap_lookup *x = a, *y = b;
+
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->key, y->key, x->len);
+}
+
+static void lockmap_batch_put(struct lockmap *map, struct lockmap_batch *b)
+{
+	while (b->nr)
+		lockmap_put(map, b->entries[--b->nr]);
+	kfree(b);
+}
+
+static void lockmap_unlock_range(struct lockmap *map, struct lockmap_batch *b,
+				 unsigned int nr)
+{
+	while (nr)
+		lockmap_unlock(map, b->entries[--nr]);
+}
+
+/* Locks every entry of @b in order; on error nothing stays locked. */
+static int lockmap_batch_acquire(struct lockmap *map, struct lockmap_batch *b,
+				 enum lockmap_wait wait)
+{
+	unsigned int i = 0;
+	int err;
+
+	while (i < b->nr) {
+		err = lockmap_lock(map, b->entries[i], wait, i > 0);
+		if (!err) {
+			i++;
+			continue;
+		}
+		lockmap_unlock_range(map, b, i);
+		if (err != -EAGAIN)
+			return err;
+		/* Busy, and we may not sleep nested: wait holding nothing. */
+		err = lockmap_lock(map, b->entries[i], wait, false);
+		if (err)
+			return err;
+		lockmap_unlock(map, b->entries[i]);
+		i = 0;
+	}
+	return 0;
+}
+
+/**
+ * lockmap_batch_lock() - lock several keys without deadlock
+ * @map: the map
+ * @keys: the keys; duplicates are locked once
+ * @nr_keys: how many, 1 to %LOCKMAP_BATCH_MAX
+ * @wait: how to wait for held keys
+ *
+ * Every batch locks its keys in one order (by shard, hash, then bytes), so
+ * two batches with overlapping keys never deadlock.  An interruptible or
+ * killable batch that finds a key held releases what it holds, waits for that
+ * key alone, and starts over.  lockdep sees the keys of one batch as nested
+ * under the map's batch lock, not as recursion.  Do not hold another key of
+ * the map while calling this.  In an LRU cache every key with a value
+ * becomes the most recently used.
+ *
+ * Context: Process context.
+ * Return: the batch, to be released with lockmap_batch_unlock(), or ERR_PTR()
+ * of -EINVAL, -ENOMEM, -ENOSPC, -EBUSY (%LOCKMAP_NOWAIT) or -EINTR; on error
+ * nothing is held.
+ */
+struct lockmap_batch *lockmap_batch_lock(struct lockmap *map,
+					 const struct lockmap_key *keys,
+					 unsigned int nr_keys,
+					 enum lockmap_wait wait)
+{
+	struct lockmap_lookup *l;
+	struct lockmap_batch *b;
+	unsigned int i, n;
+	int err = -EINVAL;
+
+	if (!keys || !nr_keys || nr_keys > LOCKMAP_BATCH_MAX)
+		return ERR_PTR(-EINVAL);
+	if (wait != LOCKMAP_NOWAIT)
+		might_sleep();
+	l = kmalloc_array(nr_keys, sizeof(*l), GFP_KERNEL);
+	b = kzalloc(struct_size(b, entries, nr_keys), map->p.gfp);
+	if (!l || !b || lockmap_should_fail_alloc()) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (i = 0; i < nr_keys; i++) {
+		err = lockmap_prepare(map, keys[i].key, keys[i].len, &l[i]);
+		if (err)
+			goto out_free;
+	}
+	sort(l, nr_keys, sizeof(*l), lockmap_lookup_cmp, NULL);
+	for (i = 0, n = 0; i < nr_keys; i++)
+		if (!n || lockmap_lookup_cmp(&l[n - 1], &l[i]))
+			l[n++] = l[i];
+
+	for (i = 0; i < n; i++) {
+		struct lockmap_entry *e;
+
+		e = lockmap_find_or_create(map, &map->shards[l[i].shard], &l[i]);
+		if (IS_ERR(e)) {
+			lockmap_batch_put(map, b);
+			kfree(l);
+			return ERR_CAST(e);
+		}
+		b->entries[b->nr++] = e;
+	}
+	kfree(l);
+
+	lock_map_acquire(&map->batch_nest.dep_map);
+	err = lockmap_batch_acquire(map, b, wait);
+	if (err) {
+		lock_map_release(&map->batch_nest.dep_map);
+		lockmap_batch_put(map, b);
+		return ERR_PTR(err);
+	}
+	if (lockmap_is_lru(map))
+		for (i = 0; i < b->nr; i++)
+			if (b->entries[i]->value)
+				lockmap_lru_touch(map, b->entries[i]);
+	return b;
+
+out_free:
+	kfree(l);
+	kfree(b);
+	return ERR_PTR(err);
+}
+EXPORT_SYMBOL_GPL(lockmap_batch_lock);
+
+/**
+ * lockmap_batch_count() - number of distinct keys a batch holds
+ * @batch: a locked batch
+ *
+ * Return: the count (duplicates folded).
+ */
+unsigned int lockmap_batch_count(const struct lockmap_batch *batch)
+{
+	return batch->nr;
+}
+EXPORT_SYMBOL_GPL(lockmap_batch_count);
+
+/**
+ * lockmap_batch_entry() - the entries of a batch, in locking order
+ * @batch: a locked batch
+ * @index: 0 to lockmap_batch_count() - 1
+ *
+ * Return: the locked entry, usable with the lockmap_entry_*() calls until
+ * lockmap_batch_unlock(), or NULL if @index is out of range.
+ */
+struct lockmap_entry *lockmap_batch_entry(const struct lockmap_batch *batch,
+					  unsigned int index)
+{
+	return index < batch->nr ? batch->entries[index] : NULL;
+}
+EXPORT_SYMBOL_GPL(lockmap_batch_entry);
+
+/**
+ * lockmap_batch_find() - the entry of a key in a batch
+ * @batch: a locked batch
+ * @key: the key bytes
+ * @key_len: their length
+ *
+ * Return: the locked entry, or NULL if the batch does not hold @key.
+ */
+struct lockmap_entry *lockmap_batch_find(const struct lockmap_batch *batch,
+					 const void *key, size_t key_len)
+{
+	unsigned int i;
+
+	if (!key)
+		return NULL;
+	for (i = 0; i < batch->nr; i++) {
+		struct lockmap_entry *e = batch->entries[i];
+
+		if (e->key_len == key_len && !memcmp(e->key, key, key_len))
+			return e;
+	}
+	return NULL;
+}
+EXPORT_SYMBOL_GPL(lockmap_batch_find);
+
+/**
+ * lockmap_batch_unlock() - unlock every key of a batch and free it
+ * @map: the map
+ * @batch: a batch from lockmap_batch_lock()
+ *
+ * Context: Process context.
+ */
+void lockmap_batch_unlock(struct lockmap *map, struct lockmap_batch *batch)
+{
+	lockmap_unlock_range(map, batch, batch->nr);
+	lock_map_release(&map->batch_nest.dep_map);
+	lockmap_batch_put(map, batch);
+}
+EXPORT_SYMBOL_GPL(lockmap_batch_unlock);
+
+/* Walks */
+
+/*
+ * Calls @fn on every entry of every shard, one at a time with its key locked,
+ * sleeping between entries (the table walk only pins RCU, never a lock).  An
+ * entry may be seen twice if its table is resized meanwhile.  A non-zero
+ * return of @fn stops the walk.
+ */
+static int lockmap_walk(struct lockmap *map,
+			int (*fn)(struct lockmap *map, struct lockmap_entry *e,
+				  void *arg),
+			void *arg)
+{
+	struct rhashtable_iter iter;
+	struct lockmap_entry *e;
+	int ret = 0;
+	u32 i;
+
+	might_sleep();
+	for (i = 0; i <= map->shard_mask && !ret; i++) {
+		rhashtable_walk_enter(&map->shards[i].ht, &iter);
+		rhashtable_walk_start(&iter);
+		while (!ret && (e = rhashtable_walk_next(&iter))) {
+			if (IS_ERR(e) || !refcount_inc_not_zero(&e->users))
+				continue;	/* -EAGAIN (resized) or dying */
+			rhashtable_walk_stop(&iter);
+			lockmap_lock(map, e, LOCKMAP_WAIT, false);
+			ret = fn(map, e, arg);
+			lockmap_entry_unlock(map, e);
+			cond_resched();
+			rhashtable_walk_start(&iter);
+		}
+		rhashtable_walk_stop(&iter);
+		rhashtable_walk_exit(&iter);
+	}
+	return ret;
+}
+
+struct lockmap_visit_arg {
+	lockmap_visit_t visit;
+	lockmap_keep_t keep;
+	void *arg;
+};
+
+static int lockmap_visit_one(struct lockmap *map, struct lockmap_entry *e,
+			     void *arg)
+{
+	struct lockmap_visit_arg *v = arg;
+
+	if (!e->value)
+		return 0;
+	return v->visit(e->key, e->key_len, e->value, v->arg);
+}
+
+/**
+ * lockmap_for_each() - call a function on every value
+ * @map: the map
+ * @visit: called with each key locked; non-zero stops the walk
+ * @arg: passed to @visit
+ *
+ * Walks shard by shard, never under a map-wide lock; waits for held keys
+ * rather than skipping them.  Keys added or removed meanwhile may or may not
+ * be seen; a resize of a shard's table meanwhile may show a key twice.  Does
+ * not change an LRU cache's order.  @visit must not lock keys of @map.
+ *
+ * Context: Process context.
+ * Return: 0, or the first non-zero value @visit returned.
+ */
+int lockmap_for_each(struct lockmap *map, lockmap_visit_t visit, void *arg)
+{
+	struct lockmap_visit_arg v = { .visit = visit, .arg = arg };
+
+	return lockmap_walk(map, lockmap_visit_one, &v);
+}
+EXPORT_SYMBOL_GPL(lockmap_for_each);
+
+static int lockmap_retain_one(struct lockmap *map, struct lockmap_entry *e,
+			      void *arg)
+{
+	struct lockmap_visit_arg *v = arg;
+
+	if (e->value && (!v->keep ||
+			 !v->keep(e->key, e->key_len, e->value, v->arg)))
+		lockmap_entry_set(map, e, NULL);
+	return 0;
+}
+
+/**
+ * lockmap_retain() - keep only the values a predicate accepts
+ * @map: the map
+ * @keep: called with each key locked; false removes and disposes of the value
+ * @arg: passed to @keep
+ *
+ * Walks like lockmap_for_each().
+ *
+ * Context: Process context.
+ */
+void lockmap_retain(struct lockmap *map, lockmap_keep_t keep, void *arg)
+{
+	struct lockmap_visit_arg v = { .keep = keep, .arg = arg };
+
+	lockmap_walk(map, lockmap_retain_one, &v);
+}
+EXPORT_SYMBOL_GPL(lockmap_retain);
+
+/**
+ * lockmap_clear() - remove and dispose of every value
+ * @map: the map
+ *
+ * Walks like lockmap_for_each(), waiting for held keys.
+ *
+ * Context: Process context.
+ */
+void lockmap_clear(struct lockmap *map)
+{
+	lockmap_retain(map, NULL, NULL);
+}
+EXPORT_SYMBOL_GPL(lockmap_clear);
+
+/* Creation and destruction */
+
+static bool lockmap_params_valid(const struct lockmap_params *p)
+{
+	if (p->key_len > LOCKMAP_MAX_KEY_LEN ||
+	    p->max_key_len > LOCKMAP_MAX_KEY_LEN ||
+	    (p->key_len && p->max_key_len))
+		return false;
+	if (p->nr_shards > LOCKMAP_MAX_SHARDS ||
+	    (p->nr_shards && !is_power_of_2(p->nr_shards)))
+		return false;
+	if (p->lock_kind != LOCKMAP_LOCK_MUTEX &&
+	    p->lock_kind != LOCKMAP_LOCK_RT_MUTEX)
+		return false;
+	/* Only an LRU cache can evict, or give memory back. */
+	if (!p->capacity && (p->evict || p->shrinker || p->max_evict))
+		return false;
+	return true;
+}
+
+static void lockmap_destroy_entry(void *ptr, void *arg)
+{
+	struct lockmap_entry *e = ptr;
+	struct lockmap *map = arg;
+
+	/* Only the value's own reference may be left. */
+	WARN_ON(refcount_read(&e->users) != !!e->value);
+	lockmap_dispose(map, e->value);
+	lockmap_entry_free(map, e);
+}
+
+static void lockmap_free(struct lockmap *map, u32 nr_tables)
+{
+	while (nr_tables)
+		rhashtable_free_and_destroy(&map->shards[--nr_tables].ht,
+					    lockmap_destroy_entry, map);
+	/* Entries are freed by RCU callbacks: let them run first. */
+	rcu_barrier();
+	kmem_cache_destroy(map->cache);
+	lockdep_unregister_key(&map->batch_key);
+	lockdep_unregister_key(&map->lock_key);
+	kvfree(map);
+}
+
+static atomic_t lockmap_ids = ATOMIC_INIT(0);
+
+/**
+ * lockmap_create() - create a map or an LRU cache
+ * @params: how; see &struct lockmap_params (copied, may be on the stack)
+ *
+ * Context: Process context.
+ * Return: the map, or ERR_PTR() of -EINVAL (bad parameters) or -ENOMEM.
+ */
+struct lockmap *lockmap_create(const struct lockmap_params *params)
+{
+	u32 nr_shards, i;
+	struct lockmap *map;
+	int err;
+
+	might_sleep();
+	if (!params || !lockmap_params_valid(params))
+		return ERR_PTR(-EINVAL);
+	nr_shards = params->nr_shards ?:
+		    min_t(u32, roundup_pow_of_two(4 * num_possible_cpus()),
+			  LOCKMAP_MAX_SHARDS);
+
+	map = kvzalloc(struct_size(map, shards, nr_shards), GFP_KERNEL);
+	if (!map)
+		return ERR_PTR(-ENOMEM);
+	map->p = *params;
+	map->p.name = params->name ?: "lockmap";
+	map->p.gfp = params->gfp ?: GFP_KERNEL;
+	map->p.max_evict = params->max_evict ?: 1;
+	map->shard_mask = nr_shards - 1;
+	map->max_key_len = params->key_len ?:
+			   params->max_key_len ?: LOCKMAP_MAX_KEY_LEN;
+	map->lru_prefix = lockmap_is_lru(map) ? sizeof(struct list_head) : 0;
+	map->entry_size = map->lru_prefix + sizeof(struct lockmap_entry);
+	get_random_bytes(&map->seed, sizeof(map->seed));
+	lockdep_register_key(&map->lock_key);
+	lockdep_register_key(&map->batch_key);
+	lockdep_init_map(&map->batch_nest.dep_map, "lockmap_batch",
+			 &map->batch_key, 0);
+
+	if (params->key_len) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "lockmap-%d",
+			 atomic_inc_return(&lockmap_ids));
+		map->cache = kmem_cache_create(name,
+					       map->entry_size + params->key_len,
+					       __alignof__(struct lockmap_entry),
+					       0, NULL);
+		if (!map->cache) {
+			lockmap_free(map, 0);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+
+	for (i = 0; i < nr_shards; i++) {
+		struct lockmap_shard *s = &map->shards[i];
+
+		spin_lock_init(&s->lock);
+		INIT_LIST_HEAD(&s->lru);
+		err = rhashtable_init(&s->ht, &lockmap_rht_params);
+		if (err) {
+			lockmap_free(map, i);
+			return ERR_PTR(err);
+		}
+	}
+
+	if (lockmap_is_lru(map)) {
+		err = lockmap_lru_init(map);
+		if (err) {
+			lockmap_free(map, nr_shards);
+			return ERR_PTR(err);
+		}
+	}
+	return map;
+}
+EXPORT_SYMBOL_GPL(lockmap_create);
+
+/**
+ * lockmap_destroy() - dispose of every value and free the map
+ * @map: the map (NULL or an error pointer is ignored)
+ *
+ * Nobody may use the map any more, or hold any of its keys.
+ *
+ * Context: Process context.
+ */
+void lockmap_destroy(struct lockmap *map)
+{
+	if (IS_ERR_OR_NULL(map))
+		return;
+	if (lockmap_is_lru(map))
+		lockmap_lru_exit(map);
+	lockmap_free(map, map->shard_mask + 1);
+}
+EXPORT_SYMBOL_GPL(lockmap_destroy);
+
+/* Byte blobs */
+
+/**
+ * lockmap_blob_new() - allocate a byte-string value
+ * @data: the bytes to copy (may be NULL when @len is 0)
+ * @len: their number
+ * @gfp: allocation flags
+ *
+ * Return: the blob, or NULL when out of memory.
+ */
+struct lockmap_blob *lockmap_blob_new(const void *data, size_t len, gfp_t gfp)
+{
+	struct lockmap_blob *blob;
+
+	blob = kmalloc(struct_size(blob, data, len), gfp);
+	if (!blob)
+		return NULL;
+	blob->len = len;
+	if (len)
+		memcpy(blob->data, data, len);
+	return blob;
+}
+EXPORT_SYMBOL_GPL(lockmap_blob_new);
+
+/**
+ * lockmap_blob_free() - a &lockmap_free_t for blobs
+ * @blob: a blob from lockmap_blob_new()
+ * @priv: unused
+ */
+void lockmap_blob_free(void *blob, void *priv)
+{
+	kfree(blob);
+}
+EXPORT_SYMBOL_GPL(lockmap_blob_free);
+
+/**
+ * lockmap_blob_copy() - a &lockmap_copy_t for blobs
+ * @blob: the blob value
+ * @buf: a &struct lockmap_buf to copy into
+ *
+ * Copies at most @buf->size bytes and sets @buf->len to the blob's length.
+ *
+ * Return: 0.
+ */
+int lockmap_blob_copy(const void *blob, void *buf)
+{
+	const struct lockmap_blob *b = blob;
+	struct lockmap_buf *dst = buf;
+
+	dst->len = b->len;
+	memcpy(dst->data, b->data, min(b->len, dst->size));
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lockmap_blob_copy);
+
+MODULE_DESCRIPTION("Concurrent hash map and LRU cache with per-key locks");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lockmap LRU policy: a map created with a capacity keeps each shard's valued
+ * entries on a list, most recently used first, and evicts from the cold end.
+ *
+ * Eviction never waits.  It claims a victim by moving its reference count
+ * from 1 (the value's own reference) to 0, which only succeeds when nobody
+ * holds or waits for the key; anything else is stepped over.
+ */
+#include <linux/export.h>
+#include <linux/list.h>
+#include <linux/slab.h>
+
+#include "lockmap_internal.h"
+
+/* Called under the shard lock: the key just got a value. */
+void lockmap_lru_add(struct lockmap *map, struct lockmap_shard *s,
+		     struct lockmap_entry *e)
+{
+	list_add(lockmap_entry_lru(e), &s->lru);
+}
+
+/* Called under the shard lock: the key lost its value. */
+void lockmap_lru_del(struct lockmap_entry *e)
+{
+	list_del_init(lockmap_entry_lru(e));
+}
+
+/* Makes a locked, valued key the most recently used of its shard. */
+void lockmap_lru_touch(struct lockmap *map, struct lockmap_entry *e)
+{
+	struct lockmap_shard *s = lockmap_entry_shard(map, e);
+	struct list_head *lru = lockmap_entry_lru(e);
+
+	spin_lock(&s->lock);
+	if (s->lru.next != lru)
+		list_move(lru, &s->lru);
+	spin_unlock(&s->lock);
+}
+
+/*
+ * Claims up to @nr cold, unused entries of @s (only while the shard is over
+ * its share if @over_only), unlinks them and moves them to @victims.
+ */
+static unsigned long lockmap_lru_claim(struct lockmap *map,
+				       struct lockmap_shard *s,
+				       unsigned long nr, bool over_only,
+				       struct list_head *victims)
+{
+	struct list_head *pos, *prev;
+	unsigned long claimed = 0;
+
+	lockdep_assert_held(&s->lock);
+	list_for_each_prev_safe(pos, prev, &s->lru) {
+		struct lockmap_entry *e = lockmap_lru_entry(pos);
+
+		if (claimed >= nr || (over_only &&
+				      atomic_long_read(&s->len) <= s->capacity))
+			break;
+		if (!refcount_dec_if_one(&e->users)) {
+			s->evict_skipped++;
+			continue;
+		}
+		/* Pairs with the release of the last holder's put. */
+		smp_acquire__after_ctrl_dep();
+		list_move(pos, victims);
+		rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
+		atomic_long_dec(&s->len);
+		claimed++;
+	}
+	return claimed;
+}
+
+/* Disposes of claimed entries: tell the owner, free value and entry. */
+static void lockmap_lru_release(struct lockmap *map, struct list_head *victims)
+{
+	struct list_head *pos, *next;
+
+	list_for_each_safe(pos, next, victims) {
+		struct lockmap_entry *e = lockmap_lru_entry(pos);
+
+		list_del(pos);
+		if (map->p.evict)
+			map->p.evict(e->key, e->key_len, e->value, map->p.priv);
+		lockmap_dispose(map, e->value);
+		e->value = NULL;
+		lockmap_entry_free(map, e);
+	}
+}
+
+static unsigned long lockmap_lru_evict(struct lockmap *map,
+				       struct lockmap_shard *s,
+				       unsigned long nr, bool over_only)
+{
+	unsigned long claimed;
+	LIST_HEAD(victims);
+
+	spin_lock(&s->lock);
+	claimed = lockmap_lru_claim(map, s, nr, over_only, &victims);
+	s->evictions += claimed;
+	spin_unlock(&s->lock);
+	lockmap_lru_release(map, &victims);
+	return claimed;
+}
+
+/* After an insertion: bring the shard back to its share, if it can. */
+void lockmap_lru_evict_over(struct lockmap *map, struct lockmap_shard *s)
+{
+	if (atomic_long_read(&s->len) > READ_ONCE(s->capacity))
+		lockmap_lru_evict(map, s, map->p.max_evict, true);
+}
+
+/**
+ * lockmap_shrink() - evict cold values from an LRU cache
+ * @map: an LRU cache
+ * @nr: at most this many
+ *
+ * Evicts least recently used values that nobody holds, shards taken round
+ * robin, never waiting.  The shrinker's scan calls this.
+ *
+ * Context: Process context.
+ * Return: the number evicted (0 for a plain map).
+ */
+unsigned long lockmap_shrink(struct lockmap *map, unsigned long nr)
+{
+	unsigned long freed = 0;
+	u32 i, start;
+
+	if (!lockmap_is_lru(map))
+		return 0;
+	start = atomic_inc_return(&map->pop_cursor);
+	for (i = 0; i <= map->shard_mask && freed < nr; i++)
+		freed += lockmap_lru_evict(map,
+					   &map->shards[(start + i) & map->shard_mask],
+					   nr - freed, false);
+	return freed;
+}
+EXPORT_SYMBOL_GPL(lockmap_shrink);
+
+/**
+ * lockmap_pop_lru() - remove a least recently used key and its value
+ * @map: an LRU cache
+ * @key_buf: receives the key; must hold the map's longest key
+ * @key_len: in: the size of @key_buf; out: the key's length
+ * @value: receives the value, now owned by the caller
+ *
+ * Each call starts at the next shard (round robin) and takes the coldest key
+ * nobody holds; held keys are skipped, never waited for.  The eviction
+ * callback is not called: the value is handed over, not evicted.
+ *
+ * Context: Process context.
+ * Return: 0, -ENOENT if every shard is empty or held, -EINVAL for a plain
+ * map or a short @key_buf.
+ */
+int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
+		    void **value)
+{
+	u32 i, start;
+
+	if (!lockmap_is_lru(map) || !key_buf || !key_len || !value ||
+	    *key_len < map->max_key_len)
+		return -EINVAL;
+	start = atomic_inc_return(&map->pop_cursor);
+	for (i = 0; i <= map->shard_mask; i++) {
+		struct lockmap_shard *s;
+		struct lockmap_entry *e;
+		LIST_HEAD(victims);
+
+		s = &map->shards[(start + i) & map->shard_mask];
+		spin_lock(&s->lock);
+		lockmap_lru_claim(map, s, 1, false, &victims);
+		spin_unlock(&s->lock);
+		if (list_empty(&victims))
+			continue;
+		e = lockmap_lru_entry(victims.next);
+		memcpy(key_buf, e->key, e->key_len);
+		*key_len = e->key_len;
+		*value = e->value;
+		e->value = NULL;
+		lockmap_entry_free(map, e);
+		return 0;
+	}
+	return -ENOENT;
+}
+EXPORT_SYMBOL_GPL(lockmap_pop_lru);
+
+static void lockmap_lru_set_shares(struct lockmap *map, size_t capacity)
+{
+	size_t share = DIV_ROUND_UP(capacity, map->shard_mask + 1);
+	u32 i;
+
+	WRITE_ONCE(map->p.capacity, capacity);
+	for (i = 0; i <= map->shard_mask; i++)
+		WRITE_ONCE(map->shards[i].capacity, share);
+}
+
+/**
+ * lockmap_set_capacity() - change an LRU cache's capacity
+ * @map: an LRU cache
+ * @capacity: the new capacity, not 0
+ *
+ * Shrinking takes effect lazily: later insertions evict down to the new
+ * shares, at most &lockmap_params.max_evict at a time.
+ *
+ * Context: Any context.
+ * Return: 0, or -EINVAL for a plain map or a zero capacity.
+ */
+int lockmap_set_capacity(struct lockmap *map, size_t capacity)
+{
+	if (!lockmap_is_lru(map) || !capacity)
+		return -EINVAL;
+	lockmap_lru_set_shares(map, capacity);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lockmap_set_capacity);
+
+/* The shrinker: count what could be evicted, evict on request. */
+
+static struct lockmap *lockmap_from_shrinker(struct shrinker *sh)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return sh->private_data;
+#else
+	return container_of(sh, struct lockmap, shrinker);
+#endif
+}
+
+static unsigned long lockmap_shrinker_count(struct shrinker *sh,
+					    struct shrink_control *sc)
+{
+	return lockmap_len(lockmap_from_shrinker(sh)) ?: SHRINK_EMPTY;
+}
+
+static unsigned long lockmap_shrinker_scan(struct shrinker *sh,
+					   struct shrink_control *sc)
+{
+	return lockmap_shrink(lockmap_from_shrinker(sh), sc->nr_to_scan) ?:
+	       SHRINK_STOP;
+}
+
+int lockmap_lru_init(struct lockmap *map)
+{
+	lockmap_lru_set_shares(map, map->p.capacity);
+	if (!map->p.shrinker)
+		return 0;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	map->shrinker = shrinker_alloc(0, "lockmap-%s", map->p.name);
+	if (!map->shrinker)
+		return -ENOMEM;
+	map->shrinker->count_objects = lockmap_shrinker_count;
+	map->shrinker->scan_objects = lockmap_shrinker_scan;
+	map->shrinker->private_data = map;
+	shrinker_register(map->shrinker);
+	return 0;
+#else
+	map->shrinker.count_objects = lockmap_shrinker_count;
+	map->shrinker.scan_objects = lockmap_shrinker_scan;
+	map->shrinker.seeks = DEFAULT_SEEKS;
+	if (register_shrinker(&map->shrinker, "lockmap-%s", map->p.name))
+		return -ENOMEM;
+	map->shrinker_registered = true;
+	return 0;
+#endif
+}
+
+void lockmap_lru_exit(struct lockmap *map)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	shrinker_free(map->shrinker);
+#else
+	if (map->shrinker_registered)
+		unregister_shrinker(&map->shrinker);
+#endif
+}
