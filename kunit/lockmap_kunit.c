@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by the lockmap KUnit suites; see lockmap_kunit.h.
+ */
+#include <linux/delay.h>
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+
+#include "lockmap_kunit.h"
+
+struct lm_val *lm_val_new(struct kunit *test, struct lm_ctx *ctx, u64 v)
+{
+	struct lm_val *val = kmalloc(sizeof(*val), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, val);
+	val->v = v;
+	atomic_inc(&ctx->live);
+	return val;
+}
+
+void lm_val_free(void *value, void *priv)
+{
+	struct lm_ctx *ctx = priv;
+
+	atomic_inc(&ctx->frees);
+	atomic_dec(&ctx->live);
+	kfree(value);
+}
+
+void lm_val_evict(const void *key, size_t key_len, void *value, void *priv)
+{
+	struct lm_ctx *ctx = priv;
+
+	atomic_inc(&ctx->evicts);
+}
+
+int lm_val_copy(const void *value, void *arg)
+{
+	*(u64 *)arg = ((const struct lm_val *)value)->v;
+	return 0;
+}
+
+static const enum lockmap_lock_kind lm_kinds[] = {
+	LOCKMAP_LOCK_MUTEX, LOCKMAP_LOCK_RT_MUTEX,
+};
+
+const void *lm_lock_kind_gen(const void *prev, char *desc)
+{
+	const enum lockmap_lock_kind *k = prev ? prev : lm_kinds - 1;
+
+	if (++k >= lm_kinds + ARRAY_SIZE(lm_kinds))
+		return NULL;
+	strscpy(desc, *k == LOCKMAP_LOCK_MUTEX ? "mutex" : "rt_mutex",
+		KUNIT_PARAM_DESC_SIZE);
+	return k;
+}
+
+enum lockmap_lock_kind lm_lock_kind(struct kunit *test)
+{
+	const enum lockmap_lock_kind *k = test->param_value;
+
+	return k ? *k : LOCKMAP_LOCK_MUTEX;
+}
+
+static void lm_destroy_action(void *map)
+{
+	lockmap_destroy(map);
+}
+
+struct lockmap *lm_create(struct kunit *test, struct lm_ctx *ctx,
+			  struct lockmap_params *params)
+{
+	struct lockmap_params p = {
+		.key_len = sizeof(u64),
+		.free_value = lm_val_free,
+	};
+
+	if (params)
+		p = *params;
+	p.lock_kind = lm_lock_kind(test);
+	p.priv = ctx;
+	ctx->map = lockmap_create(&p);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->map);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
+							   lm_destroy_action,
+							   ctx->map));
+	return ctx->map;
+}
+
+static int lm_thread_main(void *data)
+{
+	struct lm_thread *t = data;
+
+	if (t->signals) {
+		allow_signal(SIGKILL);
+		allow_signal(SIGUSR1);
+	}
+	t->ret = t->fn(t);
+	complete(&t->done);
+	return 0;
+}
+
+static void lm_put_task(void *task)
+{
+	put_task_struct(task);
+}
+
+void lm_thread_start(struct kunit *test, struct lm_thread *t,
+		     int (*fn)(struct lm_thread *t), void *arg)
+{
+	t->fn = fn;
+	t->arg = arg;
+	init_completion(&t->done);
+	t->task = kthread_create(lm_thread_main, t, "lockmap-test");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, t->task);
+	get_task_struct(t->task);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, lm_put_task,
+							   t->task));
+	wake_up_process(t->task);
+}
+
+bool lm_thread_join(struct lm_thread *t)
+{
+	return wait_for_completion_timeout(&t->done, 10 * HZ);
+}
+
+bool lm_thread_wait_blocked(struct lm_thread *t)
+{
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		if (completion_done(&t->done))
+			return false;
+		if (!task_is_running(t->task))
+			return true;
+		usleep_range(500, 1000);
+	}
+	return false;
+}
+
+unsigned int lm_key_users(struct lockmap *map, u64 key)
+{
+	unsigned int users = 0;
+	u32 i;
+
+	for (i = 0; i <= map->shard_mask && !users; i++) {
+		struct rhashtable_iter iter;
+		struct lockmap_entry *e;
+
+		rhashtable_walk_enter(&map->shards[i].ht, &iter);
+		rhashtable_walk_start(&iter);
+		while ((e = rhashtable_walk_next(&iter))) {
+			if (!IS_ERR(e) && e->key_len == sizeof(key) &&
+			    !memcmp(e->key, &key, sizeof(key))) {
+				users = refcount_read(&e->users);
+				break;
+			}
+		}
+		rhashtable_walk_stop(&iter);
+		rhashtable_walk_exit(&iter);
+	}
+	return users;
+}
+
+MODULE_DESCRIPTION("KUnit suites for lockmap");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the lockmap KUnit suites: counted values, the lock-kind
+ * parameter, and kthreads whose progress the test can observe.
+ */
+#ifndef _LOCKMAP_KUNIT_H
+#define _LOCKMAP_KUNIT_H
+
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/kthread.h>
+#include <linux/lockmap.h>
+#include <linux/sched.h>
+
+#include "lockmap_internal.h"
+
+/* A test's map plus counters its callbacks update. */
+struct lm_ctx {
+	struct lockmap *map;
+	atomic_t frees;		/* values disposed of by free_value */
+	atomic_t evicts;	/* eviction callbacks */
+	atomic_t live;		/* values allocated and not yet freed */
+};
+
+/* A counted value: lm_val_new() allocates, the map's destructor frees. */
+struct lm_val {
+	u64 v;
+};
+
+struct lm_val *lm_val_new(struct kunit *test, struct lm_ctx *ctx, u64 v);
+void lm_val_free(void *value, void *priv);	/* a lockmap_free_t */
+void lm_val_evict(const void *key, size_t key_len, void *value, void *priv);
+int lm_val_copy(const void *value, void *arg);	/* copies .v to *(u64 *)arg */
+
+/*
+ * Creates a map for @test with the current lock-kind parameter, counted
+ * destructor (priv = ctx) and 8-byte keys unless @params says otherwise;
+ * destroyed automatically at the end of the test.
+ */
+struct lockmap *lm_create(struct kunit *test, struct lm_ctx *ctx,
+			  struct lockmap_params *params);
+/* The lock kind of the running parameterised case. */
+enum lockmap_lock_kind lm_lock_kind(struct kunit *test);
+
+/* Generates the {mutex, rt_mutex} parameters: use with KUNIT_CASE_PARAM. */
+const void *lm_lock_kind_gen(const void *prev, char *desc);
+
+/* A kthread running fn(arg); its progress is observable. */
+struct lm_thread {
+	struct task_struct *task;
+	int (*fn)(struct lm_thread *t);
+	void *arg;
+	struct completion done;
+	int ret;
+	bool signals;		/* allow SIGKILL/SIGUSR1 (signal tests) */
+};
+
+void lm_thread_start(struct kunit *test, struct lm_thread *t,
+		     int (*fn)(struct lm_thread *t), void *arg);
+/* Waits for fn to return (up to 10 s); returns false on timeout. */
+bool lm_thread_join(struct lm_thread *t);
+/* True once the thread sleeps (blocked on a lock), within 5 s. */
+bool lm_thread_wait_blocked(struct lm_thread *t);
+
+/* Reference count of a key's entry (holders + waiters + 1 if valued). */
+unsigned int lm_key_users(struct lockmap *map, u64 key);
+
+#define LM_KEY(k) (&(u64){ (k) }), sizeof(u64)
+
+#endif /* _LOCKMAP_KUNIT_H */
