@@ -19,7 +19,7 @@
 #define LOCKMAP_MAX_SHARDS	1024
 
 #ifdef CONFIG_FAULT_INJECTION
-DECLARE_FAULT_ATTR(lockmap_fail_alloc);
+struct fault_attr lockmap_fail_alloc = FAULT_ATTR_INITIALIZER;
 EXPORT_SYMBOL_GPL(lockmap_fail_alloc);
 
 static bool lockmap_should_fail_alloc(void)

@@ -15,7 +15,6 @@
 #include <linux/shrinker.h>
 #include <linux/siphash.h>
 #include <linux/spinlock.h>
-#include <linux/version.h>
 
 /*
  * One entry per key, present in its shard's table while it has a value or
@@ -37,6 +36,7 @@ struct lockmap_entry {
 	u32 hash;
 	void *value;
 	union {
+		/* the key's lock: which one is &lockmap_params.lock_kind */
 		struct mutex mutex;
 		struct rt_mutex rt_mutex;
 		/* once dead (users == 0, unlinked), until RCU readers leave */
@@ -87,7 +87,7 @@ struct lockmap {
 	struct lock_class_key lock_key;	/* per-map class of the key locks */
 	struct lock_class_key batch_key;
 	struct lockmap_nest batch_nest;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef LOCKMAP_HAVE_SHRINKER_ALLOC
 	struct shrinker *shrinker;
 #else
 	struct shrinker shrinker;
@@ -108,8 +108,8 @@ static inline bool lockmap_is_lru(const struct lockmap *map)
 	return map->p.capacity != 0;
 }
 
-static inline struct lockmap_shard *lockmap_entry_shard(struct lockmap *map,
-						       const struct lockmap_entry *e)
+static inline struct lockmap_shard *
+lockmap_entry_shard(struct lockmap *map, const struct lockmap_entry *e)
 {
 	return &map->shards[e->shard];
 }

@@ -218,7 +218,7 @@ EXPORT_SYMBOL_GPL(lockmap_set_capacity);
 
 static struct lockmap *lockmap_from_shrinker(struct shrinker *sh)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef LOCKMAP_HAVE_SHRINKER_ALLOC
 	return sh->private_data;
 #else
 	return container_of(sh, struct lockmap, shrinker);
@@ -243,7 +243,7 @@ int lockmap_lru_init(struct lockmap *map)
 	lockmap_lru_set_shares(map, map->p.capacity);
 	if (!map->p.shrinker)
 		return 0;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef LOCKMAP_HAVE_SHRINKER_ALLOC
 	map->shrinker = shrinker_alloc(0, "lockmap-%s", map->p.name);
 	if (!map->shrinker)
 		return -ENOMEM;
@@ -265,7 +265,7 @@ int lockmap_lru_init(struct lockmap *map)
 
 void lockmap_lru_exit(struct lockmap *map)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef LOCKMAP_HAVE_SHRINKER_ALLOC
 	shrinker_free(map->shrinker);
 #else
 	if (map->shrinker_registered)

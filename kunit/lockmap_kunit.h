@@ -65,6 +65,8 @@ bool lm_thread_wait_blocked(struct lm_thread *t);
 /* Reference count of a key's entry (holders + waiters + 1 if valued). */
 unsigned int lm_key_users(struct lockmap *map, u64 key);
 
-#define LM_KEY(k) (&(u64){ (k) }), sizeof(u64)
+/* A u64 key as (pointer, length) arguments: lockmap_get(map, LM_KEY(7), LM_KLEN, ...) */
+#define LM_KEY(k) ((const void *)&(const u64){ (k) })
+#define LM_KLEN sizeof(u64)
 
 #endif /* _LOCKMAP_KUNIT_H */
