@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+# lockmap: out-of-tree module build, plus the entry points of the test
+# machinery.  The logic lives in tools/; this file only dispatches.
+#
+#   make [KDIR=...] [W=1] [C=1]   build lockmap.ko (+ lockmap_kunit.ko when
+#                                 KDIR has CONFIG_KUNIT, lockmap_consumer.ko)
+#   make check                    everything (tools/check.sh)
+#   make kunit | check-6.1        one boot of it
+#   make checkpatch | sparse | bench
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+clean:
+	@if [ -d $(KDIR) ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; else \
+		find kmod kunit tools/consumer . -maxdepth 1 \( -name '*.o' \
+		-o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.order' -o -name '*.symvers' \) \
+		-delete; fi
+	rm -rf build
+
+check:
+	tools/check.sh all
+
+kunit:
+	tools/check.sh kunit
+
+check-6.1:
+	tools/check.sh 6.1
+
+checkpatch:
+	tools/check.sh checkpatch
+
+sparse:
+	tools/check.sh sparse
+
+bench:
+	@if [ -x tools/bench/run.sh ]; then tools/bench/run.sh; \
+	else echo "bench: tools/bench/run.sh does not exist yet"; fi
+
+.PHONY: all modules clean check kunit check-6.1 checkpatch sparse bench

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# The lockmap test run behind "make check".  The modules are built with W=1
+# against two kernels and loaded in QEMU guests: the 6.12 debug kernel
+# (lockdep, KASAN, UBSAN, kmemleak, KUnit; tools/kernel.config) runs the
+# KUnit suites and the consumer module; Debian's 6.1 kernel shows that they
+# also build and load on a distribution kernel.  Every check counts once,
+# every log stays in build/, and the last line is "N passed, M failed".
+#
+# Usage: tools/check.sh [all|kunit|6.1|checkpatch|sparse]
+# Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 420).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+out=$repo/build
+mode=${1:-all}
+boot_timeout=${LOCKMAP_BOOT_TIMEOUT:-420}
+mkdir -p "$out"
+: >"$out/results.txt"
+exec > >(tee "$out/check-$mode.log") 2>&1
+tee_pid=$!
+passed=0
+failed=0
+
+phase() { echo "== [$SECONDS s] $*"; }
+
+# result GROUP ok|FAIL NAME: counts one check; a failure is shown at once.
+result() {
+	echo "$2 $1: $3" >>"$out/results.txt"
+	if [ "$2" = ok ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "  FAIL $1: $3"
+	fi
+}
+
+# Prints the numbers of GROUP's checks so far.
+group_summary() {
+	local ok bad
+	ok=$(grep -c "^ok $1: " "$out/results.txt" || true)
+	bad=$(grep -c "^FAIL $1: " "$out/results.txt" || true)
+	printf '  %-40s %4d passed, %d failed\n' "$1" "$ok" "$bad"
+}
+
+finish() {
+	echo "== [$SECONDS s] done; logs in $out/"
+	echo "$passed passed, $failed failed"
+	exec >&- 2>&-
+	wait "$tee_pid" || true
+	[ "$failed" = 0 ] && exit 0
+	exit 1
+}
+
+# (a) Everything the run needs, installed only when something is missing.
+deps() {
+	local pkgs p missing=()
+	pkgs="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio
+	      kmod sparse rsync xz-utils zstd python3 qemu-system-x86
+	      busybox-static linux-source-6.12 linux-image-amd64
+	      linux-headers-amd64"
+	for p in $pkgs; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ "${#missing[@]}" -gt 0 ] || return 0
+	phase "installing ${missing[*]} (log: $out/apt.log)"
+	[ "$(id -u)" = 0 ] || { echo "missing packages; run as root"; exit 1; }
+	export DEBIAN_FRONTEND=noninteractive
+	if ! { apt-get update -q && apt-get install -y -q \
+		--no-install-recommends "${missing[@]}"; } >"$out/apt.log" 2>&1
+	then
+		tail -n 20 "$out/apt.log"
+		echo "apt-get failed; see $out/apt.log"
+		exit 1
+	fi
+}
+
+# (b) The cached 6.12 debug kernel; sets kdir612.
+kernel612() {
+	phase "6.12 debug kernel (cached in ~/.cache/lockmap)"
+	if ! kdir612=$(tools/build-kernel.sh "$out/kernel-6.12-build.log"); then
+		result kernel FAIL "6.12 debug kernel builds (log:" \
+			"$out/kernel-6.12-build.log)"
+		finish
+	fi
+	echo "  $kdir612"
+}
+
+# Debian's distribution kernel, named after linux-headers-amd64's target.
+kver61() {
+	dpkg-query -W -f='${Depends}' linux-headers-amd64 |
+		grep -o 'linux-headers-[^ ,]*' | head -n1 |
+		sed 's/^linux-headers-//'
+}
+
+# (c)/(e) build_modules NAME KDIR [MAKE ARGS]: builds a copy of the sources
+# in build/mod-NAME (kernels must not share objects), with W=1; any warning
+# fails it.
+build_modules() {
+	local name=$1 kdir=$2 dir="$out/mod-$1" log="$out/mod-$1.log" src=() p
+	shift 2
+	for p in Kbuild kmod kunit include tools/consumer; do
+		[ -e "$p" ] && src+=("$p")
+	done
+	mkdir -p "$dir"
+	rsync -aR --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+		--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.order' \
+		--exclude='*.symvers' "${src[@]}" "$dir/"
+	if make -C "$kdir" M="$dir" W=1 "$@" modules >"$log" 2>&1 &&
+		! grep -qE 'warning:|WARNING:|error:' "$log"; then
+		result "$name build" ok "modules build with W=1 $*"
+		return 0
+	fi
+	result "$name build" FAIL "modules build with W=1 $* (log: $log)"
+	grep -E -A3 'warning:|WARNING:|error:' "$log" | head -n 40 ||
+		tail -n 20 "$log"
+	return 1
+}
+
+# (f) Extension point: what else goes into the 6.12 guest, as mkinitramfs
+# arguments.  A suite adds a guest script as /hooks/NAME.sh (sourced with
+# lockmap.ko loaded; it may call "check NAME CMD..." and print KTAP) and the
+# files it needs.  Selftests: tools/selftests/run-guest.sh with the static
+# binaries its build leaves in build/selftests/.
+guest_extras() {
+	local f
+	[ -f tools/selftests/run-guest.sh ] || return 0
+	echo "tools/selftests/run-guest.sh=/hooks/selftests.sh"
+	for f in "$out"/selftests/*; do
+		[ -f "$f" ] && echo "$f=/selftests/${f##*/}"
+	done
+	return 0
+}
+
+# (d)/(e) boot NAME KERNEL FILES...: boots KERNEL with tools/guest-test.sh
+# and FILES, then counts everything the console log says.
+boot() {
+	local name=$1 kernel=$2 log="$out/boot-$1.log" rc=0 st check
+	local initrd="$out/initramfs-$1.cpio.gz" kunit=0 p f s
+	shift 2
+	case "$*" in *lockmap_kunit.ko*) kunit=1 ;; esac
+	tools/mkinitramfs.sh "$initrd" tools/guest-test.sh "$@"
+	tools/run-qemu.sh "$kernel" "$initrd" "$log" "$boot_timeout" \
+		"lockmap_watchdog=$((boot_timeout - 30))" || rc=$?
+	if [ "$rc" = 0 ]; then
+		result "$name boot" ok "guest powered off in time"
+	else
+		result "$name boot" FAIL "guest powered off in time (QEMU" \
+			"exit $rc, 124: ${boot_timeout}s timeout; log: $log)"
+	fi
+	if tools/scan-splat.sh "$log" >"$out/splat-$name.txt"; then
+		result "$name boot" ok "no splat in $name boot"
+	else
+		result "$name boot" FAIL "no splat in $name boot (log: $log)"
+		sed 's/^/    /' "$out/splat-$name.txt" | head -n 150
+	fi
+	while read -r st check; do
+		result "$name boot" "$st" "$check"
+		[ "$st" = ok ] || grep -B6 -F "LOCKMAP-CHECK: FAIL $check" \
+			"$log" | sed 's/^/    /' || true
+	done < <(sed -n 's/\r$//; s/^.*LOCKMAP-CHECK: \(ok\|FAIL\) /\1 /p' \
+		"$log")
+	group_summary "$name boot"
+	while read -r st check; do
+		result "$name consumer" "$st" "$check"
+	done < <(sed -n 's/\r$//
+		s/^.*lockmap_consumer: \(.*\): \(ok\|FAIL\)$/\2 \1/p' "$log")
+	if grep -qE 'lockmap_consumer: [0-9]+ passed, [0-9]+ failed' "$log"
+	then
+		result "$name consumer" ok "ran to the end"
+	else
+		result "$name consumer" FAIL "ran to the end (log: $log)"
+	fi
+	group_summary "$name consumer"
+	[ "$kunit" = 1 ] || return 0
+	tools/ktap.py "$log" >"$out/kunit-$name.txt" || true
+	read -r p f s < <(sed -n 's/^ktap-totals: //p' "$out/kunit-$name.txt")
+	p=${p:-0} f=${f:-1} s=${s:-0}
+	grep -v '^ktap-totals: ' "$out/kunit-$name.txt" || true
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "  KUnit leaf cases: $p passed, $f failed, $s skipped (log: $log)"
+	if [ $((p + f + s)) -gt 0 ]; then
+		result "$name KUnit" ok "KUnit printed results"
+	else
+		result "$name KUnit" FAIL "KUnit printed results (log: $log)"
+	fi
+}
+
+test612() {
+	local d="$out/mod-6.12"
+	phase "6.12: build the modules"
+	build_modules 6.12 "$kdir612" || return 0
+	phase "6.12: boot (KUnit, consumer; log: $out/boot-6.12.log)"
+	local extras=()
+	mapfile -t extras < <(guest_extras)
+	boot 6.12 "$kdir612/arch/x86/boot/bzImage" "$d/kmod/lockmap.ko" \
+		"$d/kunit/lockmap_kunit.ko" \
+		"$d/tools/consumer/lockmap_consumer.ko" "${extras[@]}"
+}
+
+test61() {
+	local ver d="$out/mod-6.1"
+	ver=$(kver61)
+	phase "6.1 ($ver): build the modules"
+	build_modules 6.1 "/usr/src/linux-headers-$ver" || return 0
+	phase "6.1: boot (consumer, unload refusal; log: $out/boot-6.1.log)"
+	boot 6.1 "/boot/vmlinuz-$ver" "$d/kmod/lockmap.ko" \
+		"$d/tools/consumer/lockmap_consumer.ko"
+}
+
+# (f) Extension point: a short benchmark run, once tools/bench has one.
+bench_smoke() {
+	[ -x tools/bench/run.sh ] || return 0
+	phase "bench smoke run (log: $out/bench-smoke.log)"
+	if tools/bench/run.sh --smoke >"$out/bench-smoke.log" 2>&1; then
+		result bench ok "bench smoke run"
+	else
+		result bench FAIL "bench smoke run (log: $out/bench-smoke.log)"
+		tail -n 20 "$out/bench-smoke.log"
+	fi
+}
+
+checkpatch() {
+	local src f
+	src=$(tools/build-kernel.sh --source)
+	phase "checkpatch --strict (log: $out/checkpatch.log)"
+	: >"$out/checkpatch.log"
+	while IFS= read -r f; do
+		if "$src/scripts/checkpatch.pl" --strict --no-tree --quiet \
+			-f "$f" >>"$out/checkpatch.log" 2>&1; then
+			result checkpatch ok "$f"
+		else
+			result checkpatch FAIL "$f"
+		fi
+	done < <(find kmod include kunit tools -name '*.[ch]' \
+		! -name '*.mod.c' 2>/dev/null | sort)
+	[ "$failed" = 0 ] || cat "$out/checkpatch.log"
+}
+
+deps
+case "$mode" in
+all) kernel612; test612; test61; bench_smoke ;;
+kunit) kernel612; test612 ;;
+6.1) test61 ;;
+checkpatch) checkpatch ;;
+sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;
+*) echo "usage: $0 [all|kunit|6.1|checkpatch|sparse]"; exit 2 ;;
+esac
+finish
