@@ -533,10 +533,15 @@ int lockmap_insert(struct lockmap *map, const void *key, size_t key_len,
 }
 EXPORT_SYMBOL_GPL(lockmap_insert);
 
-/* Locks an existing key for get, peek, contains and remove. */
-static struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
-						   const void *key,
-						   size_t key_len)
+/*
+ * Locks a key that has a value, never creating its entry, for get, peek,
+ * contains and remove (and the char device, which waits interruptibly).
+ * Does not promote it in an LRU cache.  Returns the locked entry, or
+ * ERR_PTR() of -ENOENT (no value), -EINVAL, -EBUSY or -EINTR.
+ */
+struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
+					    const void *key, size_t key_len,
+					    enum lockmap_wait wait)
 {
 	struct lockmap_lookup l;
 	struct lockmap_entry *e;
@@ -550,7 +555,11 @@ static struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
 	e = lockmap_find(&map->shards[l.shard], &l);
 	if (!e)
 		return ERR_PTR(-ENOENT);
-	lockmap_lock(map, e, LOCKMAP_WAIT, false);
+	err = lockmap_lock(map, e, wait, false);
+	if (err) {
+		lockmap_put(map, e);
+		return ERR_PTR(err);
+	}
 	if (!e->value) {
 		lockmap_entry_unlock(map, e);
 		return ERR_PTR(-ENOENT);
@@ -564,7 +573,7 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 	struct lockmap_entry *e;
 	int ret = 0;
 
-	e = lockmap_take_existing(map, key, key_len);
+	e = lockmap_take_existing(map, key, key_len, LOCKMAP_WAIT);
 	if (IS_ERR(e))
 		return PTR_ERR(e);
 	if (copy)
@@ -653,7 +662,7 @@ int lockmap_remove(struct lockmap *map, const void *key, size_t key_len,
 	struct lockmap_entry *e;
 	void *value;
 
-	e = lockmap_take_existing(map, key, key_len);
+	e = lockmap_take_existing(map, key, key_len, LOCKMAP_WAIT);
 	if (IS_ERR(e))
 		return PTR_ERR(e);
 	value = lockmap_entry_remove(map, e);
@@ -1238,6 +1247,3 @@ int lockmap_blob_copy(const void *blob, void *buf)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(lockmap_blob_copy);
-
-MODULE_DESCRIPTION("Concurrent hash map and LRU cache with per-key locks");
-MODULE_LICENSE("GPL");

@@ -125,6 +125,9 @@ static inline struct lockmap_entry *lockmap_lru_entry(struct list_head *lru)
 }
 
 void lockmap_dispose(struct lockmap *map, void *value);
+struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
+					    const void *key, size_t key_len,
+					    enum lockmap_wait wait);
 void lockmap_entry_free(struct lockmap *map, struct lockmap_entry *e);
 
 /* The LRU policy (lockmap_lru.c), called by the core under the shard lock. */
