@@ -1,0 +1,1101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lockmap_bench: throughput of lockmap against what a kernel developer would
+ * otherwise write, measured by kthreads inside the kernel, plus the memory an
+ * entry costs.  Everything runs from module init and prints one line per
+ * measurement, which tools/bench/report.py parses:
+ *
+ *   lockmap_bench: workload=get_hit impl=lockmap threads=2 run=3 ops=...
+ *	ns=... ops_per_sec=... misses=0 oversubscribed=0
+ *   lockmap_bench: mem impl=lockmap entries=... free_delta=... slab_delta=...
+ *
+ * Keys are u64s made by xorshift64 from a key number; values are u64s stored
+ * directly as the map's void * (always odd, so never NULL), with no
+ * destructor, so what is measured is the map, not an allocator for values.
+ *
+ * Implementations ("impl"), all with the same keys and values:
+ *  - lockmap: the map under test, 8-byte fixed-length keys.
+ *  - lru: the same with a capacity (an LRU cache).
+ *  - rhashtable: a raw rhashtable of 24-byte nodes (jhash2 of the u64 key),
+ *    RCU lookups, no per-key lock at all.  The floor: it cannot lock a key,
+ *    so it only runs the workloads that need no lock.
+ *  - global_mutex: the same rhashtable with every operation under one mutex.
+ *  - striped_mutex: the same rhashtable with every operation under one of
+ *    BENCH_STRIPES cacheline-aligned mutexes picked by a seeded jhash2 of the
+ *    key, the usual hand-written pattern; several keys are locked in stripe
+ *    order.
+ *
+ * Module parameters select a smoke run (seconds in all), the number of runs,
+ * the duration of a timed run, and subsets of workloads and impls.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/err.h>
+#include <linux/jhash.h>
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/lockmap.h>
+#include <linux/math64.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/random.h>
+#include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/utsname.h>
+#include <linux/vmalloc.h>
+#include <linux/vmstat.h>
+
+/* Only to print the breakdown next to the measured memory (object size). */
+#include "lockmap_internal.h"
+
+static bool smoke;
+module_param(smoke, bool, 0444);
+MODULE_PARM_DESC(smoke, "Quick run: one short run each, at most 16K keys");
+
+static unsigned int runs = 5;
+module_param(runs, uint, 0444);
+MODULE_PARM_DESC(runs, "Runs of each workload, impl and thread count");
+
+static unsigned int duration_ms = 300;
+module_param(duration_ms, uint, 0444);
+MODULE_PARM_DESC(duration_ms, "Length of one timed run in milliseconds");
+
+static char *workloads;
+module_param(workloads, charp, 0444);
+MODULE_PARM_DESC(workloads, "Comma-separated workloads to run (default all)");
+
+static char *impls;
+module_param(impls, charp, 0444);
+MODULE_PARM_DESC(impls, "Comma-separated impls to run (default all)");
+
+static unsigned int mem_entries = 1 << 20;
+module_param(mem_entries, uint, 0444);
+MODULE_PARM_DESC(mem_entries, "Entries for the bytes-per-entry measurement (0: skip)");
+
+#define BENCH_MAX_THREADS	4
+#define BENCH_SMOKE_KEYS	BIT(14)
+#define BENCH_SMOKE_MS		20
+#define BENCH_BATCH		32	/* operations between stop checks */
+#define BENCH_STRIPES		256
+
+static const unsigned int bench_threads[] = { 1, 2, 4 };
+
+/* Keys and values */
+
+static inline u64 xorshift64(u64 *state)
+{
+	u64 x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}
+
+/*
+ * Key number @i.  Each xorshift64 step is an invertible linear map of the
+ * u64s, so distinct numbers give distinct, well-scattered keys.
+ */
+static inline u64 bench_key(u64 i)
+{
+	u64 x = i + 0x9e3779b97f4a7c15ULL;
+
+	xorshift64(&x);
+	return xorshift64(&x);
+}
+
+static inline u64 bench_val(u64 key)
+{
+	return key | 1;
+}
+
+/* Implementations */
+
+enum bench_impl_id {
+	IMPL_LOCKMAP,
+	IMPL_LRU,
+	IMPL_RHT,
+	IMPL_GLOBAL,
+	IMPL_STRIPED,
+	NR_IMPLS,
+};
+
+/*
+ * One implementation.  @get and @peek return 0 or -ENOENT; @update locks a
+ * key, adds 2 to its value and unlocks it; @update4 does the same to four
+ * keys locked together.  A NULL operation means "does not apply".
+ */
+struct bench_impl {
+	const char *name;
+	void *(*create)(size_t nkeys, size_t capacity);
+	void (*destroy)(void *m);
+	int (*insert)(void *m, u64 key, u64 val);
+	int (*get)(void *m, u64 key, u64 *val);
+	int (*peek)(void *m, u64 key, u64 *val);
+	int (*update)(void *m, u64 key);
+	int (*update4)(void *m, const u64 *keys);
+};
+
+/* lockmap and lru */
+
+static void *bench_lockmap_create(size_t nkeys, size_t capacity)
+{
+	struct lockmap_params p = {
+		.name = "lockmap_bench",
+		.key_len = sizeof(u64),
+		.capacity = capacity,
+	};
+	struct lockmap *map = lockmap_create(&p);
+
+	return IS_ERR(map) ? NULL : map;
+}
+
+static void *bench_plain_create(size_t nkeys, size_t capacity)
+{
+	return bench_lockmap_create(nkeys, 0);
+}
+
+static void *bench_lru_create(size_t nkeys, size_t capacity)
+{
+	return bench_lockmap_create(nkeys, capacity);
+}
+
+static void bench_lockmap_destroy(void *m)
+{
+	lockmap_destroy(m);
+}
+
+static int bench_lockmap_insert(void *m, u64 key, u64 val)
+{
+	return lockmap_insert(m, &key, sizeof(key), (void *)(uintptr_t)val,
+			      NULL);
+}
+
+static int bench_copy(const void *value, void *arg)
+{
+	*(u64 *)arg = (uintptr_t)value;
+	return 0;
+}
+
+static int bench_lockmap_get(void *m, u64 key, u64 *val)
+{
+	return lockmap_get(m, &key, sizeof(key), bench_copy, val);
+}
+
+static int bench_lockmap_peek(void *m, u64 key, u64 *val)
+{
+	return lockmap_peek(m, &key, sizeof(key), bench_copy, val);
+}
+
+static int bench_lockmap_update(void *m, u64 key)
+{
+	struct lockmap_entry *e;
+	uintptr_t v;
+
+	e = lockmap_entry(m, &key, sizeof(key));
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	v = (uintptr_t)lockmap_entry_value(e);
+	if (v)
+		lockmap_entry_swap(m, e, (void *)(v + 2));
+	lockmap_entry_unlock(m, e);
+	return v ? 0 : -ENOENT;
+}
+
+static int bench_lockmap_update4(void *m, const u64 *keys)
+{
+	struct lockmap_key ks[4];
+	struct lockmap_batch *b;
+	unsigned int i, n;
+	int ret = 0;
+
+	for (i = 0; i < 4; i++) {
+		ks[i].key = &keys[i];
+		ks[i].len = sizeof(u64);
+	}
+	b = lockmap_batch_lock(m, ks, 4, LOCKMAP_WAIT);
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	n = lockmap_batch_count(b);
+	for (i = 0; i < n; i++) {
+		struct lockmap_entry *e = lockmap_batch_entry(b, i);
+		uintptr_t v = (uintptr_t)lockmap_entry_value(e);
+
+		if (v)
+			lockmap_entry_swap(m, e, (void *)(v + 2));
+		else
+			ret = -ENOENT;
+	}
+	lockmap_batch_unlock(m, b);
+	return ret;
+}
+
+/* The baselines' common table: an rhashtable of u64 keys, jhash2-hashed. */
+
+struct bench_node {
+	struct rhash_head node;
+	u64 key;
+	u64 value;
+};
+
+static const struct rhashtable_params bench_rht_params = {
+	.head_offset = offsetof(struct bench_node, node),
+	.key_offset = offsetof(struct bench_node, key),
+	.key_len = sizeof(u64),
+	.automatic_shrinking = true,
+};
+
+static struct kmem_cache *bench_node_cache;
+
+struct bench_rht {
+	struct rhashtable ht;
+};
+
+static int bench_rht_init(struct rhashtable *ht)
+{
+	struct rhashtable_params p = bench_rht_params;
+
+	return rhashtable_init(ht, &p);
+}
+
+static void bench_node_free(void *ptr, void *arg)
+{
+	kmem_cache_free(bench_node_cache, ptr);
+}
+
+/* Finds @key; the caller holds the RCU read lock or the key's mutex. */
+static struct bench_node *bench_rht_find(struct rhashtable *ht, u64 key)
+{
+	return rhashtable_lookup(ht, &key, bench_rht_params);
+}
+
+/* Sets @key's value, adding a node if the key has none. */
+static int bench_rht_set(struct rhashtable *ht, u64 key, u64 val)
+{
+	struct bench_node *n, *old;
+
+	rcu_read_lock();
+	n = bench_rht_find(ht, key);
+	if (n)
+		WRITE_ONCE(n->value, val);
+	rcu_read_unlock();
+	if (n)
+		return 0;
+
+	n = kmem_cache_alloc(bench_node_cache, GFP_KERNEL);
+	if (!n)
+		return -ENOMEM;
+	n->key = key;
+	n->value = val;
+	rcu_read_lock();
+	old = rhashtable_lookup_get_insert_fast(ht, &n->node, bench_rht_params);
+	if (old && !IS_ERR(old))
+		WRITE_ONCE(old->value, val);
+	rcu_read_unlock();
+	if (old)
+		kmem_cache_free(bench_node_cache, n);
+	return IS_ERR(old) ? PTR_ERR(old) : 0;
+}
+
+static int bench_rht_get_locked(struct rhashtable *ht, u64 key, u64 *val)
+{
+	struct bench_node *n;
+	int ret = -ENOENT;
+
+	rcu_read_lock();
+	n = bench_rht_find(ht, key);
+	if (n) {
+		*val = READ_ONCE(n->value);
+		ret = 0;
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+static int bench_rht_add2(struct rhashtable *ht, u64 key)
+{
+	struct bench_node *n;
+
+	rcu_read_lock();
+	n = bench_rht_find(ht, key);
+	if (n)
+		n->value += 2;
+	rcu_read_unlock();
+	return n ? 0 : -ENOENT;
+}
+
+/* rhashtable: no per-key lock */
+
+static void *bench_rht_create(size_t nkeys, size_t capacity)
+{
+	struct bench_rht *b = kzalloc(sizeof(*b), GFP_KERNEL);
+
+	if (b && bench_rht_init(&b->ht)) {
+		kfree(b);
+		b = NULL;
+	}
+	return b;
+}
+
+static void bench_rht_destroy(void *m)
+{
+	struct bench_rht *b = m;
+
+	rhashtable_free_and_destroy(&b->ht, bench_node_free, NULL);
+	kfree(b);
+}
+
+static int bench_rht_insert(void *m, u64 key, u64 val)
+{
+	return bench_rht_set(&((struct bench_rht *)m)->ht, key, val);
+}
+
+static int bench_rht_get(void *m, u64 key, u64 *val)
+{
+	return bench_rht_get_locked(&((struct bench_rht *)m)->ht, key, val);
+}
+
+/* global_mutex: one mutex around the table */
+
+struct bench_global {
+	struct mutex lock;	/* guards every operation on @ht */
+	struct rhashtable ht;
+};
+
+static void *bench_global_create(size_t nkeys, size_t capacity)
+{
+	struct bench_global *g = kzalloc(sizeof(*g), GFP_KERNEL);
+
+	if (!g)
+		return NULL;
+	mutex_init(&g->lock);
+	if (bench_rht_init(&g->ht)) {
+		kfree(g);
+		return NULL;
+	}
+	return g;
+}
+
+static void bench_global_destroy(void *m)
+{
+	struct bench_global *g = m;
+
+	rhashtable_free_and_destroy(&g->ht, bench_node_free, NULL);
+	mutex_destroy(&g->lock);
+	kfree(g);
+}
+
+static int bench_global_insert(void *m, u64 key, u64 val)
+{
+	struct bench_global *g = m;
+	int ret;
+
+	mutex_lock(&g->lock);
+	ret = bench_rht_set(&g->ht, key, val);
+	mutex_unlock(&g->lock);
+	return ret;
+}
+
+static int bench_global_get(void *m, u64 key, u64 *val)
+{
+	struct bench_global *g = m;
+	int ret;
+
+	mutex_lock(&g->lock);
+	ret = bench_rht_get_locked(&g->ht, key, val);
+	mutex_unlock(&g->lock);
+	return ret;
+}
+
+static int bench_global_update(void *m, u64 key)
+{
+	struct bench_global *g = m;
+	int ret;
+
+	mutex_lock(&g->lock);
+	ret = bench_rht_add2(&g->ht, key);
+	mutex_unlock(&g->lock);
+	return ret;
+}
+
+static int bench_global_update4(void *m, const u64 *keys)
+{
+	struct bench_global *g = m;
+	int i, ret = 0;
+
+	mutex_lock(&g->lock);
+	for (i = 0; i < 4; i++)
+		ret = bench_rht_add2(&g->ht, keys[i]) ?: ret;
+	mutex_unlock(&g->lock);
+	return ret;
+}
+
+/* striped_mutex: a hashed array of mutexes around the table */
+
+struct bench_stripe {
+	struct mutex lock;	/* guards the keys hashed to this stripe */
+} ____cacheline_aligned_in_smp;
+
+struct bench_striped {
+	struct rhashtable ht;
+	u32 seed;
+	struct bench_stripe stripes[BENCH_STRIPES];
+};
+
+static inline unsigned int bench_stripe_of(const struct bench_striped *s,
+					   u64 key)
+{
+	return jhash2((const u32 *)&key, 2, s->seed) & (BENCH_STRIPES - 1);
+}
+
+static void *bench_striped_create(size_t nkeys, size_t capacity)
+{
+	struct bench_striped *s = kvzalloc(sizeof(*s), GFP_KERNEL);
+	unsigned int i;
+
+	if (!s)
+		return NULL;
+	s->seed = get_random_u32();
+	for (i = 0; i < BENCH_STRIPES; i++)
+		mutex_init(&s->stripes[i].lock);
+	if (bench_rht_init(&s->ht)) {
+		kvfree(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void bench_striped_destroy(void *m)
+{
+	struct bench_striped *s = m;
+	unsigned int i;
+
+	rhashtable_free_and_destroy(&s->ht, bench_node_free, NULL);
+	for (i = 0; i < BENCH_STRIPES; i++)
+		mutex_destroy(&s->stripes[i].lock);
+	kvfree(s);
+}
+
+static int bench_striped_insert(void *m, u64 key, u64 val)
+{
+	struct bench_striped *s = m;
+	struct mutex *lock = &s->stripes[bench_stripe_of(s, key)].lock;
+	int ret;
+
+	mutex_lock(lock);
+	ret = bench_rht_set(&s->ht, key, val);
+	mutex_unlock(lock);
+	return ret;
+}
+
+static int bench_striped_get(void *m, u64 key, u64 *val)
+{
+	struct bench_striped *s = m;
+	struct mutex *lock = &s->stripes[bench_stripe_of(s, key)].lock;
+	int ret;
+
+	mutex_lock(lock);
+	ret = bench_rht_get_locked(&s->ht, key, val);
+	mutex_unlock(lock);
+	return ret;
+}
+
+static int bench_striped_update(void *m, u64 key)
+{
+	struct bench_striped *s = m;
+	struct mutex *lock = &s->stripes[bench_stripe_of(s, key)].lock;
+	int ret;
+
+	mutex_lock(lock);
+	ret = bench_rht_add2(&s->ht, key);
+	mutex_unlock(lock);
+	return ret;
+}
+
+static int bench_striped_update4(void *m, const u64 *keys)
+{
+	struct bench_striped *s = m;
+	unsigned int idx[4], n = 0, i, j;
+	int ret = 0;
+
+	/* Distinct stripes in ascending order: the deadlock-free order. */
+	for (i = 0; i < 4; i++) {
+		unsigned int x = bench_stripe_of(s, keys[i]);
+
+		for (j = 0; j < n && idx[j] < x; j++)
+			;
+		if (j < n && idx[j] == x)
+			continue;
+		memmove(&idx[j + 1], &idx[j], (n - j) * sizeof(idx[0]));
+		idx[j] = x;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		mutex_lock_nested(&s->stripes[idx[i]].lock, i);
+	for (i = 0; i < 4; i++)
+		ret = bench_rht_add2(&s->ht, keys[i]) ?: ret;
+	while (n)
+		mutex_unlock(&s->stripes[idx[--n]].lock);
+	return ret;
+}
+
+static const struct bench_impl bench_impls[NR_IMPLS] = {
+	[IMPL_LOCKMAP] = {
+		.name = "lockmap",
+		.create = bench_plain_create,
+		.destroy = bench_lockmap_destroy,
+		.insert = bench_lockmap_insert,
+		.get = bench_lockmap_get,
+		.update = bench_lockmap_update,
+		.update4 = bench_lockmap_update4,
+	},
+	[IMPL_LRU] = {
+		.name = "lru",
+		.create = bench_lru_create,
+		.destroy = bench_lockmap_destroy,
+		.insert = bench_lockmap_insert,
+		.get = bench_lockmap_get,
+		.peek = bench_lockmap_peek,
+		.update = bench_lockmap_update,
+		.update4 = bench_lockmap_update4,
+	},
+	[IMPL_RHT] = {
+		.name = "rhashtable",
+		.create = bench_rht_create,
+		.destroy = bench_rht_destroy,
+		.insert = bench_rht_insert,
+		.get = bench_rht_get,
+	},
+	[IMPL_GLOBAL] = {
+		.name = "global_mutex",
+		.create = bench_global_create,
+		.destroy = bench_global_destroy,
+		.insert = bench_global_insert,
+		.get = bench_global_get,
+		.update = bench_global_update,
+		.update4 = bench_global_update4,
+	},
+	[IMPL_STRIPED] = {
+		.name = "striped_mutex",
+		.create = bench_striped_create,
+		.destroy = bench_striped_destroy,
+		.insert = bench_striped_insert,
+		.get = bench_striped_get,
+		.update = bench_striped_update,
+		.update4 = bench_striped_update4,
+	},
+};
+
+/* Workloads */
+
+enum bench_op {
+	OP_INSERT_ALL,		/* insert every key into an empty map, timed */
+	OP_GET,			/* get random present keys */
+	OP_PEEK,		/* peek random present keys */
+	OP_MIXED,		/* 90% get, 10% insert (overwrite) */
+	OP_UPDATE,		/* lock a random key, update, unlock */
+	OP_HOT,			/* the same with every thread on one key */
+	OP_BATCH4,		/* lock 4 random keys together, update, unlock */
+	OP_INSERT_EVICT,	/* insert new keys into a full cache */
+};
+
+#define B(impl) BIT(IMPL_##impl)
+#define LOCKING (B(LOCKMAP) | B(GLOBAL) | B(STRIPED))
+#define ALL_MAPS (LOCKING | B(RHT))
+
+struct bench_workload {
+	const char *name;
+	enum bench_op op;
+	u32 nkeys;		/* a power of two */
+	u32 impls;		/* mask of enum bench_impl_id */
+};
+
+static const struct bench_workload bench_workloads[] = {
+	{ "insert_1m", OP_INSERT_ALL, 1 << 20, ALL_MAPS },
+	{ "get_hit", OP_GET, 1 << 16, ALL_MAPS | B(LRU) },
+	{ "mixed_90_10", OP_MIXED, 1 << 16, ALL_MAPS },
+	{ "entry_update", OP_UPDATE, 1 << 16, LOCKING },
+	{ "entry_hot_key", OP_HOT, 1 << 16, LOCKING },
+	{ "batch_lock_4", OP_BATCH4, 1 << 16, LOCKING },
+	{ "lru_get", OP_GET, 1 << 16, B(LRU) },
+	{ "lru_peek", OP_PEEK, 1 << 16, B(LRU) },
+	{ "lru_insert_evict", OP_INSERT_EVICT, 1 << 16, B(LRU) },
+	{ "get_1k", OP_GET, 1 << 10, B(LOCKMAP) | B(RHT) },
+	{ "get_64k", OP_GET, 1 << 16, B(LOCKMAP) | B(RHT) },
+	{ "get_1m", OP_GET, 1 << 20, B(LOCKMAP) | B(RHT) },
+};
+
+/* Runs */
+
+struct bench_run;
+
+struct bench_thread {
+	struct task_struct *task;
+	struct bench_run *run;
+	unsigned int id;
+	u64 ops;
+	u64 misses;
+};
+
+struct bench_run {
+	const struct bench_workload *w;
+	const struct bench_impl *impl;
+	void *map;
+	u32 nkeys;
+	unsigned int nr_threads;
+	atomic_t ready;
+	atomic_t running;
+	struct completion all_ready;
+	struct completion go;
+	struct completion all_done;
+	bool stop;
+	struct bench_thread threads[BENCH_MAX_THREADS];
+};
+
+/* Key numbers at and above this are never populated: for new keys. */
+#define BENCH_NEW_KEYS	BIT_ULL(40)
+
+static void bench_one(struct bench_thread *t, const struct bench_run *r,
+		      u64 *rnd, u64 *seq)
+{
+	const struct bench_impl *impl = r->impl;
+	u64 x = xorshift64(rnd), mask = r->nkeys - 1, keys[4], v;
+	int err = 0;
+
+	switch (r->w->op) {
+	case OP_GET:
+		err = impl->get(r->map, bench_key(x & mask), &v);
+		break;
+	case OP_PEEK:
+		err = impl->peek(r->map, bench_key(x & mask), &v);
+		break;
+	case OP_MIXED:
+		/* The top 32 bits below 2^32 / 10: one operation in ten. */
+		if ((u32)(x >> 32) < 0x1999999aU)
+			err = impl->insert(r->map, bench_key(x & mask),
+					   bench_val(x));
+		else
+			err = impl->get(r->map, bench_key(x & mask), &v);
+		break;
+	case OP_UPDATE:
+		err = impl->update(r->map, bench_key(x & mask));
+		break;
+	case OP_HOT:
+		err = impl->update(r->map, bench_key(0));
+		break;
+	case OP_BATCH4:
+		keys[0] = bench_key(x & mask);
+		keys[1] = bench_key((x >> 20) & mask);
+		keys[2] = bench_key((x >> 40) & mask);
+		keys[3] = bench_key(xorshift64(rnd) & mask);
+		err = impl->update4(r->map, keys);
+		break;
+	case OP_INSERT_EVICT:
+		v = bench_key(BENCH_NEW_KEYS * (t->id + 1) + (*seq)++);
+		err = impl->insert(r->map, v, bench_val(v));
+		break;
+	case OP_INSERT_ALL:
+		break;
+	}
+	if (err)
+		t->misses++;
+}
+
+/* OP_INSERT_ALL: thread i of n inserts key numbers i, i + n, i + 2n... */
+static void bench_insert_share(struct bench_thread *t,
+			       const struct bench_run *r)
+{
+	u64 i;
+
+	for (i = t->id; i < r->nkeys; i += r->nr_threads) {
+		u64 key = bench_key(i);
+
+		if (r->impl->insert(r->map, key, bench_val(key)))
+			t->misses++;
+		t->ops++;
+		if (!(i % (BENCH_BATCH * r->nr_threads)))
+			cond_resched();
+	}
+}
+
+static int bench_thread_fn(void *arg)
+{
+	struct bench_thread *t = arg;
+	struct bench_run *r = t->run;
+	u64 rnd = bench_key(t->id + 12345) | 1, seq = 0;
+	unsigned int i;
+
+	if (atomic_inc_return(&r->ready) == r->nr_threads)
+		complete(&r->all_ready);
+	wait_for_completion(&r->go);
+	if (r->w->op == OP_INSERT_ALL) {
+		if (!READ_ONCE(r->stop))
+			bench_insert_share(t, r);
+	} else {
+		while (!READ_ONCE(r->stop)) {
+			for (i = 0; i < BENCH_BATCH; i++)
+				bench_one(t, r, &rnd, &seq);
+			t->ops += BENCH_BATCH;
+			cond_resched();
+		}
+	}
+	if (atomic_dec_and_test(&r->running))
+		complete(&r->all_done);
+
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+	return 0;
+}
+
+/*
+ * One measurement: @nr threads, bound round robin to the online CPUs, start
+ * together; a timed workload runs for duration_ms, OP_INSERT_ALL until every
+ * key is in.  Returns the operations done and the wall time they took.
+ */
+static int bench_measure(struct bench_run *r, unsigned int nr, u64 *ops,
+			 u64 *ns, u64 *misses)
+{
+	unsigned int i, cpu = cpumask_first(cpu_online_mask);
+	u64 t0, t1;
+	int err = 0;
+
+	memset(r->threads, 0, sizeof(r->threads));
+	r->nr_threads = nr;
+	r->stop = false;
+	atomic_set(&r->ready, 0);
+	atomic_set(&r->running, nr);
+	init_completion(&r->all_ready);
+	init_completion(&r->go);
+	init_completion(&r->all_done);
+
+	for (i = 0; i < nr; i++) {
+		struct bench_thread *t = &r->threads[i];
+
+		t->run = r;
+		t->id = i;
+		t->task = kthread_create(bench_thread_fn, t, "lockmap_bench/%u",
+					 i);
+		if (IS_ERR(t->task)) {
+			err = PTR_ERR(t->task);
+			t->task = NULL;
+			break;
+		}
+		kthread_bind(t->task, cpu);
+		cpu = cpumask_next(cpu, cpu_online_mask);
+		if (cpu >= nr_cpu_ids)
+			cpu = cpumask_first(cpu_online_mask);
+	}
+	if (err) {
+		/* Let the threads that exist run through and stop. */
+		WRITE_ONCE(r->stop, true);
+		r->nr_threads = i;
+		atomic_set(&r->running, i);
+		for (i = 0; i < r->nr_threads; i++)
+			wake_up_process(r->threads[i].task);
+		complete_all(&r->go);
+		for (i = 0; i < r->nr_threads; i++)
+			kthread_stop(r->threads[i].task);
+		return err;
+	}
+	for (i = 0; i < nr; i++)
+		wake_up_process(r->threads[i].task);
+
+	wait_for_completion(&r->all_ready);
+	t0 = ktime_get_ns();
+	complete_all(&r->go);
+	if (r->w->op != OP_INSERT_ALL) {
+		msleep(duration_ms);
+		WRITE_ONCE(r->stop, true);
+	}
+	wait_for_completion(&r->all_done);
+	t1 = ktime_get_ns();
+
+	*ops = 0;
+	*misses = 0;
+	for (i = 0; i < nr; i++) {
+		kthread_stop(r->threads[i].task);
+		*ops += r->threads[i].ops;
+		*misses += r->threads[i].misses;
+	}
+	*ns = t1 - t0;
+	return 0;
+}
+
+/* Selection by module parameter: a comma-separated list, or everything. */
+static bool bench_selected(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = list;
+
+	if (!list || !*list)
+		return true;
+	while (p && *p) {
+		if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
+			return true;
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+static u32 bench_nkeys(const struct bench_workload *w)
+{
+	return smoke ? min_t(u32, w->nkeys, BENCH_SMOKE_KEYS) : w->nkeys;
+}
+
+static void *bench_create(const struct bench_impl *impl,
+			  const struct bench_workload *w, u32 nkeys)
+{
+	/* A cache that holds every key, except when eviction is the point. */
+	size_t capacity = w->op == OP_INSERT_EVICT ? nkeys : 2 * (size_t)nkeys;
+
+	return impl->create(nkeys, capacity);
+}
+
+static int bench_populate(const struct bench_impl *impl, void *map, u32 n)
+{
+	u32 i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		u64 key = bench_key(i);
+
+		err = impl->insert(map, key, bench_val(key));
+		if (err)
+			return err;
+		if (!(i % 1024))
+			cond_resched();
+	}
+	return 0;
+}
+
+static unsigned int bench_errors;
+
+static void bench_report(const struct bench_run *r, unsigned int threads,
+			 unsigned int run, u64 ops, u64 ns, u64 misses)
+{
+	pr_info("workload=%s impl=%s threads=%u run=%u ops=%llu ns=%llu ops_per_sec=%llu misses=%llu oversubscribed=%d\n",
+		r->w->name, r->impl->name, threads, run, ops, ns,
+		ns ? div64_u64(ops * NSEC_PER_SEC, ns) : 0, misses,
+		threads > num_online_cpus());
+	/* Every populated key is present, and no insert may fail. */
+	if (misses)
+		bench_errors++;
+}
+
+static int bench_workload(const struct bench_workload *w,
+			  struct bench_run *r)
+{
+	void *maps[NR_IMPLS] = { };
+	u32 nkeys = bench_nkeys(w);
+	unsigned int ti, run, i;
+	u64 ops, ns, misses;
+	int err = 0;
+
+	r->w = w;
+	r->nkeys = nkeys;
+	/* Timed workloads: every impl's map is built once and reused. */
+	for (i = 0; i < NR_IMPLS && w->op != OP_INSERT_ALL; i++) {
+		if (!(w->impls & BIT(i)) ||
+		    !bench_selected(impls, bench_impls[i].name))
+			continue;
+		maps[i] = bench_create(&bench_impls[i], w, nkeys);
+		if (!maps[i]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = bench_populate(&bench_impls[i], maps[i], nkeys);
+		if (err)
+			goto out;
+	}
+
+	/* Impls take turns within a run, so drift hits them all alike. */
+	for (ti = 0; ti < ARRAY_SIZE(bench_threads); ti++) {
+		for (run = 1; run <= runs; run++) {
+			for (i = 0; i < NR_IMPLS; i++) {
+				if (!(w->impls & BIT(i)) ||
+				    !bench_selected(impls, bench_impls[i].name))
+					continue;
+				r->impl = &bench_impls[i];
+				r->map = maps[i];
+				if (w->op == OP_INSERT_ALL) {
+					r->map = bench_create(r->impl, w, nkeys);
+					if (!r->map) {
+						err = -ENOMEM;
+						goto out;
+					}
+				}
+				err = bench_measure(r, bench_threads[ti], &ops,
+						    &ns, &misses);
+				if (w->op == OP_INSERT_ALL)
+					r->impl->destroy(r->map);
+				if (err)
+					goto out;
+				bench_report(r, bench_threads[ti], run, ops,
+					     ns, misses);
+			}
+		}
+	}
+out:
+	for (i = 0; i < NR_IMPLS; i++)
+		if (maps[i])
+			bench_impls[i].destroy(maps[i]);
+	if (err)
+		pr_err("workload=%s failed: %d\n", w->name, err);
+	return err;
+}
+
+/* Memory */
+
+static unsigned long bench_free_pages(void)
+{
+	return global_zone_page_state(NR_FREE_PAGES);
+}
+
+static unsigned long bench_slab_pages(void)
+{
+	return global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B) +
+	       global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
+}
+
+/* Lets deferred table resizes and RCU frees finish. */
+static void bench_settle(void)
+{
+	msleep(200);
+	rcu_barrier();
+	msleep(50);
+	rcu_barrier();
+}
+
+/* Bucket arrays of a lockmap's shards (for the breakdown only). */
+static size_t bench_lockmap_table_bytes(struct lockmap *map)
+{
+	size_t bytes = 0;
+	u32 i;
+
+	rcu_read_lock();
+	for (i = 0; i <= map->shard_mask; i++) {
+		struct bucket_table *tbl = rcu_dereference(map->shards[i].ht.tbl);
+
+		bytes += struct_size(tbl, buckets, tbl->size);
+	}
+	rcu_read_unlock();
+	return bytes;
+}
+
+/*
+ * Bytes per entry, measured: the system's free pages and slab pages are read
+ * before and after inserting @n keys into a new map (with every deferred
+ * rhashtable resize and RCU free settled), and the difference is divided by
+ * the entries the map holds.  The free-page difference is the figure
+ * reported: it counts everything the map took, whatever the allocator
+ * (entry slabs with their per-slab waste, bucket arrays from kmalloc,
+ * the page allocator or vmalloc).  The counters are global, so the guest is
+ * otherwise idle; per-CPU counter deltas not yet folded in and per-CPU page
+ * lists leave an error of a few hundred KiB, under 1 byte per entry at 1M
+ * keys.  The slab difference, the entry cache's object size and the bucket
+ * arrays' size are printed beside it as a breakdown.
+ */
+static int bench_memory(enum bench_impl_id id, u32 n)
+{
+	const struct bench_impl *impl = &bench_impls[id];
+	long free_delta, slab_delta;
+	unsigned long free0, slab0;
+	size_t entries = n, objsize = 0, table = 0;
+	void *map;
+	int err;
+
+	bench_settle();
+	free0 = bench_free_pages();
+	slab0 = bench_slab_pages();
+	/* A cache big enough for every key: nothing is evicted. */
+	map = impl->create(n, 2 * (size_t)n);
+	if (!map)
+		return -ENOMEM;
+	err = bench_populate(impl, map, n);
+	if (err)
+		goto out;
+	bench_settle();
+	free_delta = (long)(free0 - bench_free_pages()) * PAGE_SIZE;
+	slab_delta = (long)(bench_slab_pages() - slab0) * PAGE_SIZE;
+	if (id == IMPL_LOCKMAP || id == IMPL_LRU) {
+		struct lockmap *lm = map;
+
+		entries = lockmap_len(lm);
+		objsize = kmem_cache_size(lm->cache);
+		table = bench_lockmap_table_bytes(lm);
+	} else {
+		objsize = kmem_cache_size(bench_node_cache);
+	}
+	pr_info("mem impl=%s entries=%zu free_delta=%ld slab_delta=%ld object_size=%zu table_bytes=%zu\n",
+		impl->name, entries, free_delta, slab_delta, objsize, table);
+out:
+	impl->destroy(map);
+	return err;
+}
+
+static int __init lockmap_bench_init(void)
+{
+	struct bench_run *r;
+	unsigned int i;
+	int err = 0;
+
+	if (smoke) {
+		runs = 1;
+		duration_ms = BENCH_SMOKE_MS;
+		mem_entries = min_t(u32, mem_entries, BENCH_SMOKE_KEYS);
+	}
+	if (!runs || !duration_ms)
+		return -EINVAL;
+	bench_node_cache = KMEM_CACHE(bench_node, 0);
+	if (!bench_node_cache)
+		return -ENOMEM;
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r) {
+		kmem_cache_destroy(bench_node_cache);
+		return -ENOMEM;
+	}
+
+	pr_info("start kernel=%s cpus=%u runs=%u duration_ms=%u smoke=%d\n",
+		init_utsname()->release, num_online_cpus(), runs, duration_ms,
+		smoke);
+	for (i = 0; i < ARRAY_SIZE(bench_workloads) && !err; i++)
+		if (bench_selected(workloads, bench_workloads[i].name))
+			err = bench_workload(&bench_workloads[i], r);
+	if (mem_entries && !err) {
+		err = bench_memory(IMPL_LOCKMAP, mem_entries) ?:
+		      bench_memory(IMPL_LRU, mem_entries) ?:
+		      bench_memory(IMPL_RHT, mem_entries);
+	}
+	pr_info("done errors=%u status=%d\n", bench_errors, err);
+	kfree(r);
+	if (err)
+		kmem_cache_destroy(bench_node_cache);
+	return err;
+}
+
+static void __exit lockmap_bench_exit(void)
+{
+	kmem_cache_destroy(bench_node_cache);
+}
+
+module_init(lockmap_bench_init);
+module_exit(lockmap_bench_exit);
+
+MODULE_DESCRIPTION("Throughput and memory benchmarks of lockmap and its alternatives");
+MODULE_LICENSE("GPL");
