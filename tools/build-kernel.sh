@@ -6,6 +6,7 @@
 # so changing any of them builds a new kernel and nothing else does.
 #
 # Usage: tools/build-kernel.sh [LOG]   prints the build dir on stdout.
+#        tools/build-kernel.sh --source  only extracts; prints the source dir.
 # Env: LOCKMAP_CACHE (~/.cache/lockmap), LOCKMAP_KSRC_TAR (the 6.12 tarball).
 set -euo pipefail
 
@@ -13,6 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${LOCKMAP_CACHE:-$HOME/.cache/lockmap}
 tarball=${LOCKMAP_KSRC_TAR:-/usr/src/linux-source-6.12.tar.xz}
 frag="$here/kernel.config"
+source_only=
+[ "${1:-}" != --source ] || { source_only=1; shift; }
 log=${1:-/dev/null}
 # Options the tests are meaningless without; checked on top of the fragment.
 key_opts="PROVE_LOCKING KASAN DEBUG_KMEMLEAK DEBUG_ATOMIC_SLEEP KUNIT MODULES
@@ -42,6 +45,7 @@ if [ "$(cat "$src/.lockmap-srcver" 2>/dev/null)" != "$srcver" ]; then
 	echo "$srcver" >"$src.tmp/.lockmap-srcver"
 	mv "$src.tmp" "$src"
 fi
+[ -z "$source_only" ] || { echo "$src"; exit 0; }
 
 # Every line of the fragment must be in the final .config, as kunit.py checks.
 verify_config() {
@@ -78,6 +82,7 @@ if [ ! -e "$out/.lockmap-built" ]; then
 	echo "build-kernel: building $out (log: $log)" >&2
 	start=$(date +%s)
 	mkdir -p "$out"
+	: >"$log"
 	kmake() { make -C "$src" O="$out" ARCH=x86_64 "$@"; }
 	{
 		kmake KCONFIG_ALLCONFIG="$frag" allnoconfig

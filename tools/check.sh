@@ -7,15 +7,18 @@
 # every log stays in build/, and the last line is "N passed, M failed".
 #
 # Usage: tools/check.sh [all|kunit|6.1|checkpatch|sparse]
-# Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 420).
+# Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 300).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 out=$repo/build
 mode=${1:-all}
-boot_timeout=${LOCKMAP_BOOT_TIMEOUT:-420}
+boot_timeout=${LOCKMAP_BOOT_TIMEOUT:-300}
 mkdir -p "$out"
+# One run at a time: runs share build/.
+exec 8>"$out/.check.lock"
+flock -n 8 || { echo "waiting for another check run to finish"; flock 8; }
 : >"$out/results.txt"
 exec > >(tee "$out/check-$mode.log") 2>&1
 tee_pid=$!
@@ -80,8 +83,8 @@ deps() {
 kernel612() {
 	phase "6.12 debug kernel (cached in ~/.cache/lockmap)"
 	if ! kdir612=$(tools/build-kernel.sh "$out/kernel-6.12-build.log"); then
-		result kernel FAIL "6.12 debug kernel builds (log:" \
-			"$out/kernel-6.12-build.log)"
+		result kernel FAIL \
+			"6.12 debug kernel builds (log: $out/kernel-6.12-build.log)"
 		finish
 	fi
 	echo "  $kdir612"
@@ -95,27 +98,34 @@ kver61() {
 }
 
 # (c)/(e) build_modules NAME KDIR [MAKE ARGS]: builds a copy of the sources
-# in build/mod-NAME (kernels must not share objects), with W=1; any warning
-# fails it.
+# in build/mod-NAME (kernels must not share objects) with W=1.  Two checks:
+# it builds, and without a single warning.
 build_modules() {
-	local name=$1 kdir=$2 dir="$out/mod-$1" log="$out/mod-$1.log" src=() p
+	local name=$1 kdir=$2 dir="$out/mod-$1" log="$out/mod-$1.log"
 	shift 2
-	for p in Kbuild kmod kunit include tools/consumer; do
-		[ -e "$p" ] && src+=("$p")
-	done
 	mkdir -p "$dir"
-	rsync -aR --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
-		--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.order' \
-		--exclude='*.symvers' "${src[@]}" "$dir/"
-	if make -C "$kdir" M="$dir" W=1 "$@" modules >"$log" 2>&1 &&
-		! grep -qE 'warning:|WARNING:|error:' "$log"; then
-		result "$name build" ok "modules build with W=1 $*"
-		return 0
+	rsync -a --delete --exclude=/.git --exclude=/build --exclude='*.o' \
+		--exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='.*.cmd' --exclude='*.order' --exclude='*.symvers' \
+		./ "$dir/"
+	if ! make -C "$kdir" M="$dir" W=1 "$@" modules >"$log" 2>&1; then
+		# Start over with -k: no stale .ko survives, and the modules
+		# that do build still get tested.
+		find "$dir" \( -name '*.o' -o -name '*.ko' \) -delete
+		make -k -C "$kdir" M="$dir" W=1 "$@" modules >"$log" 2>&1 || true
+		result "$name build" FAIL "modules build (log: $log)"
+		grep -E -A3 'error|warning:|WARNING:' "$log" | head -n 40
+		return 1
 	fi
-	result "$name build" FAIL "modules build with W=1 $* (log: $log)"
-	grep -E -A3 'warning:|WARNING:|error:' "$log" | head -n 40 ||
-		tail -n 20 "$log"
-	return 1
+	result "$name build" ok "modules build"
+	if grep -qE 'warning:|WARNING:|error:' "$log"; then
+		result "$name build" FAIL "no warnings with W=1 $* (log: $log)"
+		grep -E -A3 'warning:|WARNING:|error:' "$log" | head -n 40
+		# Recompile everything next time, or the warning goes unseen.
+		find "$dir" -name '*.o' -delete
+	else
+		result "$name build" ok "no warnings with W=1 $*"
+	fi
 }
 
 # (f) Extension point: what else goes into the 6.12 guest, as mkinitramfs
@@ -146,8 +156,8 @@ boot() {
 	if [ "$rc" = 0 ]; then
 		result "$name boot" ok "guest powered off in time"
 	else
-		result "$name boot" FAIL "guest powered off in time (QEMU" \
-			"exit $rc, 124: ${boot_timeout}s timeout; log: $log)"
+		result "$name boot" FAIL "guest powered off in time (QEMU exit\
+ $rc, 124: ${boot_timeout}s timeout; log: $log)"
 	fi
 	if tools/scan-splat.sh "$log" >"$out/splat-$name.txt"; then
 		result "$name boot" ok "no splat in $name boot"
@@ -173,7 +183,7 @@ boot() {
 		result "$name consumer" FAIL "ran to the end (log: $log)"
 	fi
 	group_summary "$name consumer"
-	[ "$kunit" = 1 ] || return 0
+	[ "$kunit" = 1 ] || { boot_logs "$name"; return 0; }
 	tools/ktap.py "$log" >"$out/kunit-$name.txt" || true
 	read -r p f s < <(sed -n 's/^ktap-totals: //p' "$out/kunit-$name.txt")
 	p=${p:-0} f=${f:-1} s=${s:-0}
@@ -186,28 +196,52 @@ boot() {
 	else
 		result "$name KUnit" FAIL "KUnit printed results (log: $log)"
 	fi
+	boot_logs "$name"
+}
+
+# After a boot with failures: where to look.
+boot_logs() {
+	grep -q "^FAIL $1 " "$out/results.txt" || return 0
+	echo "  $1 logs: $out/boot-$1.log (console), $out/splat-$1.txt," \
+		"$out/kunit-$1.txt"
+}
+
+# modules NAME KO...: sets mods to the .ko files build/mod-NAME has; a
+# missing one (say, kunit/Kbuild not building a module) fails a check.
+# False without lockmap.ko: nothing to boot then.
+modules() {
+	local name=$1 ko
+	shift
+	mods=()
+	for ko in "$@"; do
+		if [ -f "$out/mod-$name/$ko" ]; then
+			mods+=("$out/mod-$name/$ko")
+		else
+			result "$name build" FAIL "$ko was built"
+		fi
+	done
+	[ -f "$out/mod-$name/kmod/lockmap.ko" ]
 }
 
 test612() {
-	local d="$out/mod-6.12"
 	phase "6.12: build the modules"
-	build_modules 6.12 "$kdir612" || return 0
+	build_modules 6.12 "$kdir612" || true
+	modules 6.12 kmod/lockmap.ko kunit/lockmap_kunit.ko \
+		tools/consumer/lockmap_consumer.ko || return 0
+	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
 	phase "6.12: boot (KUnit, consumer; log: $out/boot-6.12.log)"
-	local extras=()
-	mapfile -t extras < <(guest_extras)
-	boot 6.12 "$kdir612/arch/x86/boot/bzImage" "$d/kmod/lockmap.ko" \
-		"$d/kunit/lockmap_kunit.ko" \
-		"$d/tools/consumer/lockmap_consumer.ko" "${extras[@]}"
+	boot 6.12 "$kdir612/arch/x86/boot/bzImage" "${mods[@]}"
 }
 
 test61() {
-	local ver d="$out/mod-6.1"
+	local ver
 	ver=$(kver61)
 	phase "6.1 ($ver): build the modules"
-	build_modules 6.1 "/usr/src/linux-headers-$ver" || return 0
+	build_modules 6.1 "/usr/src/linux-headers-$ver" || true
+	modules 6.1 kmod/lockmap.ko tools/consumer/lockmap_consumer.ko ||
+		return 0
 	phase "6.1: boot (consumer, unload refusal; log: $out/boot-6.1.log)"
-	boot 6.1 "/boot/vmlinuz-$ver" "$d/kmod/lockmap.ko" \
-		"$d/tools/consumer/lockmap_consumer.ko"
+	boot 6.1 "/boot/vmlinuz-$ver" "${mods[@]}"
 }
 
 # (f) Extension point: a short benchmark run, once tools/bench has one.

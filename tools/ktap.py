@@ -11,12 +11,15 @@ Timestamps ("[   12.345678] "), carriage returns and non-KTAP lines are
 ignored.
 
 Usage: tools/ktap.py LOG
-Prints per-suite lines, failed cases with their diagnostics, and finally
+Prints per-suite lines, failed cases (the first few with their diagnostics),
+and finally
 "ktap-totals: PASSED FAILED SKIPPED".  Exit status 1 when anything failed.
 """
 import re
 import sys
 
+SHOW_DIAG = 5       # failures shown with their diagnostics
+SHOW_NAMES = 20     # further failures shown by name
 STAMP = re.compile(r'^\[\s*\d+\.\d+\] ?')
 HEADER = re.compile(r'^( *)(?:K?TAP version \d+|# Subtest: (.*)|1\.\.(\d+))$')
 RESULT = re.compile(r'^( *)(ok|not ok) \d+(?: -)?(?: ([^#]*?))?\s*'
@@ -59,14 +62,21 @@ def parse(lines):
         return named[0] if named else '(top level)'
 
     def fail(name, why):
-        rep.add(suite_of(), 1, name, [why] + recent[-25:])
+        # KUnit's own diagnostics are indented; stack dumps are not.
+        diag = [d for d in recent if d.startswith('    ')]
+        rep.add(suite_of(), 1, name, [why] + diag[-12:])
         for g in stack:
             g.fails += 1
 
-    def close(group, parent_status=None, parent_name=None):
-        if group.indent == 0:
-            return              # top level: no parent result to check
+    def close(group, parent_status=None):
         name = '.'.join(g.name for g in stack + [group] if g.name)
+        if group.indent == 0:   # top level: no result line of its own
+            if group.plan is not None and group.plan != group.count:
+                stack.append(group)
+                fail(name or '(top level)', 'planned %d results, saw %d'
+                     % (group.plan, group.count))
+                stack.pop()
+            return
         if parent_status is None:
             stack.append(group)   # report it inside its own suite
             fail(name or '?', 'incomplete: results stop here')
@@ -87,10 +97,14 @@ def parse(lines):
             indent = len(m.group(1))
             while stack and stack[-1].indent > indent:
                 close(stack.pop())
-            if not stack or stack[-1].indent < indent or \
-                    stack[-1].count > 0:
-                if stack and stack[-1].indent == indent:
-                    close(stack.pop())
+            top = stack[-1] if stack and stack[-1].indent == indent else None
+            # A header the open group already has starts the next group
+            # ("# Subtest" and "KTAP version" come in either order).
+            if top and (top.count or top.plan is not None or
+                        (m.group(2) is not None and top.name)):
+                close(stack.pop())
+                top = None
+            if not top:
                 stack.append(Group(indent))
             if m.group(2) is not None:
                 stack[-1].name = m.group(2).strip()
@@ -112,7 +126,7 @@ def parse(lines):
             if stack and stack[-1].indent > indent:
                 close(child)
             else:
-                close(child, status, name)
+                close(child, status)
         if stack and stack[-1].indent == indent:
             stack[-1].count += 1
         if leaf:
@@ -140,9 +154,12 @@ def main():
         totals = [totals[0] + p, totals[1] + f, totals[2] + s]
         print('  %-40s %4d passed, %d failed, %d skipped'
               % (suite, p, f, s))
-    for name, diag in rep.problems:
-        print('  FAIL %s' % name)
-        for d in diag:
+    for i, (name, diag) in enumerate(rep.problems):
+        if i == SHOW_DIAG + SHOW_NAMES:
+            print('  ... and %d more failures' % (len(rep.problems) - i))
+            break
+        print('  FAIL %s%s' % (name, '' if i < SHOW_DIAG else ': ' + diag[0]))
+        for d in diag if i < SHOW_DIAG else ():
             print('      | %s' % d)
     print('ktap-totals: %d %d %d' % tuple(totals))
     sys.exit(1 if totals[1] else 0)
