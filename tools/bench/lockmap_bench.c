@@ -48,7 +48,10 @@
 #include <linux/rcupdate.h>
 #include <linux/rhashtable.h>
 #include <linux/sched.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/utsname.h>
 #include <linux/vmalloc.h>
@@ -80,6 +83,10 @@ MODULE_PARM_DESC(impls, "Comma-separated impls to run (default all)");
 static unsigned int mem_entries = 1 << 20;
 module_param(mem_entries, uint, 0444);
 MODULE_PARM_DESC(mem_entries, "Entries for the bytes-per-entry measurement (0: skip)");
+
+static unsigned int profile;
+module_param(profile, uint, 0444);
+MODULE_PARM_DESC(profile, "Iterations of each single-thread cost probe (0: none)");
 
 #define BENCH_MAX_THREADS	4
 #define BENCH_SMOKE_KEYS	BIT(14)
@@ -1049,6 +1056,166 @@ out:
 	return err;
 }
 
+/*
+ * Cost probes (profile=N): single-thread nanoseconds per operation of the
+ * pieces an operation is made of, to see where the time of a lockmap call
+ * goes: the key loop alone, hashing, a table lookup, the atomics of the
+ * reference count and the mutex, allocation, indirect calls, and whole
+ * calls of each impl.  Results go to bench_sink so nothing is optimised out.
+ */
+static u64 bench_sink;
+
+static noinline u64 bench_indirect_target(u64 x)
+{
+	return x + 1;
+}
+
+static int bench_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define BENCH_PROBE(name, ...)						\
+	do {								\
+		u64 rnd_ = 88172645463325252ULL, t0_, i_;		\
+									\
+		t0_ = ktime_get_ns();					\
+		for (i_ = 0; i_ < profile; i_++) {			\
+			u64 x __maybe_unused = xorshift64(&rnd_);	\
+									\
+			__VA_ARGS__;					\
+			if (!(i_ & 1023))				\
+				cond_resched();				\
+		}							\
+		pr_info("profile probe=%s ps_per_op=%llu\n", name,	\
+			div64_u64((ktime_get_ns() - t0_) * 1000,	\
+				  profile));				\
+	} while (0)
+
+static int bench_profile(void)
+{
+	const u32 n = 1 << 16, mask = n - 1;
+	u64 (*indirect)(u64 x) = bench_indirect_target;
+	void *lm, *rht, *striped;
+	siphash_key_t seed;
+	struct mutex mutex;	/* probed alone, never contended */
+	spinlock_t lock;	/* likewise */
+	refcount_t rc;
+	atomic_t a;
+	int err = -ENOMEM;
+
+	get_random_bytes(&seed, sizeof(seed));
+	mutex_init(&mutex);
+	spin_lock_init(&lock);
+	refcount_set(&rc, 1);
+	atomic_set(&a, 0);
+	lm = bench_impls[IMPL_LOCKMAP].create(n, 0);
+	rht = bench_impls[IMPL_RHT].create(n, 0);
+	striped = bench_impls[IMPL_STRIPED].create(n, 0);
+	if (!lm || !rht || !striped)
+		goto out;
+	err = bench_populate(&bench_impls[IMPL_LOCKMAP], lm, n) ?:
+	      bench_populate(&bench_impls[IMPL_RHT], rht, n) ?:
+	      bench_populate(&bench_impls[IMPL_STRIPED], striped, n);
+	if (err)
+		goto out;
+
+	BENCH_PROBE("loop", bench_sink += bench_key(x & mask));
+	BENCH_PROBE("siphash_8", {
+		u64 k = bench_key(x & mask);
+
+		bench_sink += siphash(&k, sizeof(k), &seed);
+	});
+	BENCH_PROBE("siphash_1u64",
+		    bench_sink += siphash_1u64(bench_key(x & mask), &seed));
+	BENCH_PROBE("jhash2_8", {
+		u64 k = bench_key(x & mask);
+
+		bench_sink += jhash2((u32 *)&k, 2, 1);
+	});
+	BENCH_PROBE("atomic_inc", atomic_inc(&a));
+	BENCH_PROBE("refcount_inc_not_zero+dec_and_lock", {
+		bench_sink += refcount_inc_not_zero(&rc);
+		bench_sink += refcount_dec_and_lock(&rc, &lock);
+	});
+	BENCH_PROBE("mutex_lock+unlock", {
+		mutex_lock(&mutex);
+		mutex_unlock(&mutex);
+	});
+	BENCH_PROBE("spin_lock+unlock", {
+		spin_lock(&lock);
+		spin_unlock(&lock);
+	});
+	BENCH_PROBE("rcu_read_lock+unlock", {
+		rcu_read_lock();
+		rcu_read_unlock();
+	});
+	BENCH_PROBE("kmalloc+kfree_64", kfree(kmalloc(64, GFP_KERNEL)));
+	BENCH_PROBE("indirect_call", bench_sink += READ_ONCE(indirect)(x));
+	BENCH_PROBE("sort_4_u64", {
+		u64 v[4] = { x, x >> 16, x >> 32, x >> 48 };
+
+		sort(v, 4, sizeof(v[0]), bench_cmp_u64, NULL);
+		bench_sink += v[0];
+	});
+	BENCH_PROBE("rhashtable_get", {
+		u64 v;
+
+		bench_rht_get(rht, bench_key(x & mask), &v);
+		bench_sink += v;
+	});
+	BENCH_PROBE("striped_mutex_get", {
+		u64 v;
+
+		bench_striped_get(striped, bench_key(x & mask), &v);
+		bench_sink += v;
+	});
+	BENCH_PROBE("striped_mutex_update",
+		    bench_striped_update(striped, bench_key(x & mask)));
+	BENCH_PROBE("lockmap_get", {
+		u64 v;
+
+		bench_lockmap_get(lm, bench_key(x & mask), &v);
+		bench_sink += v;
+	});
+	BENCH_PROBE("lockmap_contains",
+		    bench_sink += lockmap_contains(lm, &x, sizeof(x)));
+	BENCH_PROBE("lockmap_entry+unlock", {
+		u64 k = bench_key(x & mask);
+		struct lockmap_entry *e = lockmap_entry(lm, &k, sizeof(k));
+
+		if (!IS_ERR(e))
+			lockmap_entry_unlock(lm, e);
+	});
+	BENCH_PROBE("lockmap_update",
+		    bench_lockmap_update(lm, bench_key(x & mask)));
+	BENCH_PROBE("lockmap_batch4", {
+		u64 k[4] = { bench_key(x & mask), bench_key((x >> 16) & mask),
+			     bench_key((x >> 32) & mask),
+			     bench_key((x >> 48) & mask) };
+
+		bench_lockmap_update4(lm, k);
+	});
+	BENCH_PROBE("striped_mutex_batch4", {
+		u64 k[4] = { bench_key(x & mask), bench_key((x >> 16) & mask),
+			     bench_key((x >> 32) & mask),
+			     bench_key((x >> 48) & mask) };
+
+		bench_striped_update4(striped, k);
+	});
+out:
+	if (striped)
+		bench_impls[IMPL_STRIPED].destroy(striped);
+	if (rht)
+		bench_impls[IMPL_RHT].destroy(rht);
+	if (lm)
+		bench_impls[IMPL_LOCKMAP].destroy(lm);
+	mutex_destroy(&mutex);
+	return err;
+}
+
 static int __init lockmap_bench_init(void)
 {
 	struct bench_run *r;
@@ -1074,6 +1241,8 @@ static int __init lockmap_bench_init(void)
 	pr_info("start kernel=%s cpus=%u runs=%u duration_ms=%u smoke=%d\n",
 		init_utsname()->release, num_online_cpus(), runs, duration_ms,
 		smoke);
+	if (profile)
+		err = bench_profile();
 	for (i = 0; i < ARRAY_SIZE(bench_workloads) && !err; i++)
 		if (bench_selected(workloads, bench_workloads[i].name))
 			err = bench_workload(&bench_workloads[i], r);

@@ -53,7 +53,7 @@ KV = re.compile(r'(\w+)=(\S+)')
 
 def parse(path):
     """Returns start info, {(w, impl, threads): [runs]}, mem lines, done."""
-    start, done, runs, mem = {}, None, {}, {}
+    start, done, runs, mem, probes = {}, None, {}, {}, {}
     finished = False
     with open(path, errors='replace') as f:
         for line in f:
@@ -68,6 +68,8 @@ def parse(path):
                 start = kv
             elif body.startswith('done '):
                 done = kv
+            elif body.startswith('profile '):
+                probes[kv['probe']] = int(kv['ps_per_op']) / 1000
             elif body.startswith('mem '):
                 mem[kv['impl']] = {k: int(v) for k, v in kv.items()
                                    if k != 'impl'}
@@ -78,7 +80,7 @@ def parse(path):
                     'ops_per_sec': float(kv['ops_per_sec']),
                     'misses': int(kv['misses']),
                     'oversubscribed': kv.get('oversubscribed') == '1'})
-    return start, runs, mem, done, finished
+    return start, runs, mem, done, finished, probes
 
 
 def fmt(x):
@@ -96,7 +98,12 @@ def main():
     ap.add_argument('log')
     args = ap.parse_args()
 
-    start, runs, mem, done, finished = parse(args.log)
+    start, runs, mem, done, finished, probes = parse(args.log)
+    if probes:
+        print('cost probes (one thread, ns per operation, loop included):')
+        for name, ns in probes.items():
+            print(f'  {name:<40}{ns:9.1f}')
+        print()
     cpus = int(start.get('cpus', 0))
     med = {k: statistics.median(r['ops_per_sec'] for r in v)
            for k, v in runs.items()}

@@ -5,37 +5,45 @@
 # in one boot, then prints the table and writes build/bench/results.json
 # (tools/bench/report.py).
 #
-# Usage: tools/bench/run.sh [--smoke] [PARAM=VALUE...]
+# Usage: tools/bench/run.sh [--smoke] [--tag NAME] [PARAM=VALUE...]
 #   --smoke       seconds of benchmark (one short run each, small key sets),
 #                 for make check; writes build/bench/smoke-results.json
+#   --tag NAME    a side run (say, profile=200000 workloads=none): its own
+#                 build dir, build/bench/NAME.log and NAME-results.json
 #   PARAM=VALUE   extra lockmap_bench.ko parameters, e.g. runs=7,
 #                 workloads=get_hit,entry_update impls=lockmap,rhashtable
-# Env: LOCKMAP_BENCH_TIMEOUT (seconds for the guest; default 1500, smoke 300)
+# Env: LOCKMAP_BENCH_TIMEOUT (seconds for the guest; default 1500, smoke 300),
+#      LOCKMAP_BENCH_OUT (output directory; default build/bench)
 # Exit status: 0 when the guest ran every measurement and printed no splat.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
-out=$repo/build/bench
+out=${LOCKMAP_BENCH_OUT:-$repo/build/bench}
 mode=full
+tag=
 params=()
-for arg in "$@"; do
-	case "$arg" in
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--smoke) mode=smoke ;;
-	*=*) params+=("$arg") ;;
-	*) echo "usage: $0 [--smoke] [PARAM=VALUE...]" >&2; exit 2 ;;
+	--tag) tag=${2:?--tag needs a name}; shift ;;
+	*=*) params+=("$1") ;;
+	*) echo "usage: $0 [--smoke] [--tag NAME] [PARAM=VALUE...]" >&2
+	   exit 2 ;;
 	esac
+	shift
 done
 if [ "$mode" = smoke ]; then
 	params=(smoke=1 "${params[@]}")
 	timeout=${LOCKMAP_BENCH_TIMEOUT:-300}
-	json=$out/smoke-results.json
-	log=$out/smoke.log
 else
 	timeout=${LOCKMAP_BENCH_TIMEOUT:-1500}
-	json=$out/results.json
-	log=$out/bench.log
 fi
+name=${tag:-$mode}
+case "$name" in
+full) json=$out/results.json log=$out/bench.log ;;
+*) json=$out/$name-results.json log=$out/$name.log ;;
+esac
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -53,7 +61,7 @@ mkdir -p "$out"
 
 # A private copy of the sources: other builds of the tree (6.12, W=1 checks)
 # must not share objects with this one.
-mod=$out/mod
+mod=$out/mod${tag:+-$tag}
 mkdir -p "$mod"
 rsync -aR --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 	--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.order' \
@@ -68,14 +76,14 @@ fi
 
 # The guest: load lockmap and the benchmark (which runs during its init),
 # then unload both.  tools/init.sh provides check and powers off.
-guest=$out/guest-bench.sh
+guest=$out/guest-$name.sh
 cat >"$guest" <<EOF
 check "bench insmod lockmap" insmod /modules/lockmap.ko
 check "bench lockmap_bench ran" insmod /modules/lockmap_bench.ko ${params[*]}
 check "bench rmmod lockmap_bench" rmmod lockmap_bench
 check "bench rmmod lockmap" rmmod lockmap
 EOF
-initrd=$out/initramfs-$mode.cpio.gz
+initrd=$out/initramfs-$name.cpio.gz
 tools/mkinitramfs.sh "$initrd" "$guest" "$mod/kmod/lockmap.ko" \
 	"$mod/tools/bench/lockmap_bench.ko"
 
@@ -87,12 +95,12 @@ boot_s=$((SECONDS - start))
 [ "$rc" = 0 ] || echo "bench: QEMU exit $rc (124: timed out)"
 
 status=0
-if ! tools/scan-splat.sh "$log" >"$out/splat-$mode.txt"; then
-	cat "$out/splat-$mode.txt" | head -n 60
+if ! tools/scan-splat.sh "$log" >"$out/splat-$name.txt"; then
+	cat "$out/splat-$name.txt" | head -n 60
 	status=1
 fi
 python3 tools/bench/report.py --mode "$mode" --json "$json" "$log" ||
 	status=1
-echo "bench: $mode run took $((SECONDS - start))s (build and boot ${boot_s}s)"
+echo "bench: $name run took $((SECONDS - start))s (build and boot ${boot_s}s)"
 [ "$rc" = 0 ] || status=1
 exit "$status"
