@@ -209,8 +209,9 @@ static struct lockmap_entry *lockmap_find_or_create(struct lockmap *map,
 				return new;
 		}
 		rcu_read_lock();
-		e = rhashtable_lookup_get_insert_fast(&s->ht, &new->node,
-						      lockmap_rht_params);
+		/* The _key variant: the _fast one BUGs on an obj_hashfn. */
+		e = rhashtable_lookup_get_insert_key(&s->ht, l, &new->node,
+						     lockmap_rht_params);
 		if (!e) {
 			rcu_read_unlock();
 			return new;
