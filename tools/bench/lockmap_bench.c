@@ -35,6 +35,7 @@
 #include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/err.h>
+#include <linux/fs.h>
 #include <linux/jhash.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -93,6 +94,7 @@ MODULE_PARM_DESC(profile, "Iterations of each single-thread cost probe (0: none)
 #define BENCH_SMOKE_MS		20
 #define BENCH_BATCH		32	/* operations between stop checks */
 #define BENCH_STRIPES		256
+#define BENCH_MAX_TABLES	1024	/* lockmap's most shards */
 
 static const unsigned int bench_threads[] = { 1, 2, 4 };
 
@@ -931,9 +933,12 @@ static int bench_workload(const struct bench_workload *w,
 			goto out;
 	}
 
-	/* Impls take turns within a run, so drift hits them all alike. */
-	for (ti = 0; ti < ARRAY_SIZE(bench_threads); ti++) {
-		for (run = 1; run <= runs; run++) {
+	/*
+	 * Each round measures every thread count and, within it, every impl
+	 * in turn, so a change of load on the host hits them all alike.
+	 */
+	for (run = 1; run <= runs; run++) {
+		for (ti = 0; ti < ARRAY_SIZE(bench_threads); ti++) {
 			for (i = 0; i < NR_IMPLS; i++) {
 				if (!(w->impls & BIT(i)) ||
 				    !bench_selected(impls, bench_impls[i].name))
@@ -969,15 +974,39 @@ out:
 
 /* Memory */
 
-static unsigned long bench_free_pages(void)
-{
-	return global_zone_page_state(NR_FREE_PAGES);
-}
-
 static unsigned long bench_slab_pages(void)
 {
 	return global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B) +
 	       global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
+}
+
+/*
+ * VmallocUsed of /proc/meminfo in bytes, or -1: vmalloc_nr_pages(), which
+ * it prints, is not exported to modules.
+ */
+static long bench_vmalloc_bytes(void)
+{
+	struct file *f = filp_open("/proc/meminfo", O_RDONLY, 0);
+	long kb = -1;
+	loff_t pos = 0;
+	char *buf, *p;
+	ssize_t n;
+
+	if (IS_ERR(f))
+		return -1;
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (buf) {
+		n = kernel_read(f, buf, PAGE_SIZE - 1, &pos);
+		if (n > 0) {
+			buf[n] = '\0';
+			p = strstr(buf, "VmallocUsed:");
+			if (!p || sscanf(p, "VmallocUsed: %ld kB", &kb) != 1)
+				kb = -1;
+		}
+		kfree(buf);
+	}
+	filp_close(f, NULL);
+	return kb < 0 ? -1 : kb * 1024;
 }
 
 /* Lets deferred table resizes and RCU frees finish. */
@@ -989,71 +1018,133 @@ static void bench_settle(void)
 	rcu_barrier();
 }
 
-/* Bucket arrays of a lockmap's shards (for the breakdown only). */
-static size_t bench_lockmap_table_bytes(struct lockmap *map)
+/* True while a table is being resized, or is due to be. */
+static bool bench_table_busy(struct rhashtable *ht)
 {
-	size_t bytes = 0;
-	u32 i;
+	struct bucket_table *tbl;
+	bool busy;
 
 	rcu_read_lock();
-	for (i = 0; i <= map->shard_mask; i++) {
-		struct bucket_table *tbl = rcu_dereference(map->shards[i].ht.tbl);
+	tbl = rcu_dereference(ht->tbl);
+	busy = rcu_access_pointer(tbl->future_tbl) ||
+	       rht_grow_above_75(ht, tbl) || rht_shrink_below_30(ht, tbl);
+	rcu_read_unlock();
+	return busy;
+}
 
-		bytes += struct_size(tbl, buckets, tbl->size);
+/* The tables of a map of @id (a lockmap's shards, or the one table). */
+static unsigned int bench_tables(enum bench_impl_id id, void *map,
+				 struct rhashtable **tables, unsigned int max)
+{
+	struct lockmap *lm = map;
+	unsigned int i;
+
+	if (id != IMPL_LOCKMAP && id != IMPL_LRU) {
+		tables[0] = &((struct bench_rht *)map)->ht;
+		return 1;
 	}
+	for (i = 0; i <= lm->shard_mask && i < max; i++)
+		tables[i] = &lm->shards[i].ht;
+	return i;
+}
+
+static size_t bench_table_bytes(struct rhashtable *ht)
+{
+	struct bucket_table *tbl;
+	size_t bytes;
+
+	rcu_read_lock();
+	tbl = rcu_dereference(ht->tbl);
+	bytes = struct_size(tbl, buckets, tbl->size);
 	rcu_read_unlock();
 	return bytes;
 }
 
 /*
- * Bytes per entry, measured: the system's free pages and slab pages are read
- * before and after inserting @n keys into a new map (with every deferred
- * rhashtable resize and RCU free settled), and the difference is divided by
- * the entries the map holds.  The free-page difference is the figure
- * reported: it counts everything the map took, whatever the allocator
- * (entry slabs with their per-slab waste, bucket arrays from kmalloc,
- * the page allocator or vmalloc).  The counters are global, so the guest is
- * otherwise idle; per-CPU counter deltas not yet folded in and per-CPU page
- * lists leave an error of a few hundred KiB, under 1 byte per entry at 1M
- * keys.  The slab difference, the entry cache's object size and the bucket
- * arrays' size are printed beside it as a breakdown.
+ * Bytes per entry, measured: the system's slab pages (NR_SLAB_*: every slab
+ * page of every cache, so the entry cache with its per-slab waste, plus the
+ * pages of large kmalloc()s, where rhashtable bucket arrays up to a few MiB
+ * come from) and vmalloc pages (VmallocUsed: the larger bucket arrays) are
+ * read with @n keys in a new map, and again once the map is destroyed, with
+ * deferred rhashtable resizes and RCU frees settled each time.  What the
+ * destruction gave back, divided by the entries the map held, is the figure
+ * reported: everything the map held, allocator waste included.  The growth
+ * from before the map was created is printed beside it; it is larger by the
+ * kmalloc slabs that the bucket arrays outgrown on the way left partly
+ * empty.  The guest is otherwise idle; per-CPU counter deltas not yet folded
+ * in leave an error of a few dozen pages (0.2 bytes per entry at 1M keys).
+ * The drop in free pages (noisier: per-CPU page lists), the entry cache's
+ * object size and the bucket arrays' size are printed as cross-checks.
+ * This runs first, before the workloads fragment memory.
  */
 static int bench_memory(enum bench_impl_id id, u32 n)
 {
 	const struct bench_impl *impl = &bench_impls[id];
-	long free_delta, slab_delta;
-	unsigned long free0, slab0;
-	size_t entries = n, objsize = 0, table = 0;
+	long vmalloc0, vmalloc1, vmalloc2, free_delta;
+	size_t entries = n, objsize, table = 0;
+	unsigned long free0, slab0, slab1, slab2;
+	unsigned int nr_tables, i, tries;
+	struct rhashtable **tables;
 	void *map;
 	int err;
 
 	bench_settle();
-	free0 = bench_free_pages();
+	vmalloc0 = bench_vmalloc_bytes();
+	free0 = global_zone_page_state(NR_FREE_PAGES);
 	slab0 = bench_slab_pages();
 	/* A cache big enough for every key: nothing is evicted. */
 	map = impl->create(n, 2 * (size_t)n);
 	if (!map)
 		return -ENOMEM;
 	err = bench_populate(impl, map, n);
-	if (err)
-		goto out;
+	if (err) {
+		impl->destroy(map);
+		return err;
+	}
+	/* The deferred resizes still to come, then the RCU frees. */
+	tables = kcalloc(BENCH_MAX_TABLES, sizeof(*tables), GFP_KERNEL);
+	if (!tables) {
+		impl->destroy(map);
+		return -ENOMEM;
+	}
+	nr_tables = bench_tables(id, map, tables, BENCH_MAX_TABLES);
+	for (tries = 0; tries < 200; tries++) {
+		for (i = 0; i < nr_tables; i++)
+			if (bench_table_busy(tables[i]))
+				break;
+		if (i == nr_tables)
+			break;
+		msleep(50);
+	}
 	bench_settle();
-	free_delta = (long)(free0 - bench_free_pages()) * PAGE_SIZE;
-	slab_delta = (long)(bench_slab_pages() - slab0) * PAGE_SIZE;
+	slab1 = bench_slab_pages();
+	free_delta = (long)(free0 - global_zone_page_state(NR_FREE_PAGES)) *
+		     PAGE_SIZE;
+	vmalloc1 = bench_vmalloc_bytes();
+	for (i = 0; i < nr_tables; i++)
+		table += bench_table_bytes(tables[i]);
 	if (id == IMPL_LOCKMAP || id == IMPL_LRU) {
-		struct lockmap *lm = map;
-
-		entries = lockmap_len(lm);
-		objsize = kmem_cache_size(lm->cache);
-		table = bench_lockmap_table_bytes(lm);
+		entries = lockmap_len(map);
+		objsize = kmem_cache_size(((struct lockmap *)map)->cache);
 	} else {
 		objsize = kmem_cache_size(bench_node_cache);
 	}
-	pr_info("mem impl=%s entries=%zu free_delta=%ld slab_delta=%ld object_size=%zu table_bytes=%zu\n",
-		impl->name, entries, free_delta, slab_delta, objsize, table);
-out:
+	kfree(tables);
 	impl->destroy(map);
-	return err;
+	bench_settle();
+	slab2 = bench_slab_pages();
+	vmalloc2 = bench_vmalloc_bytes();
+	if (vmalloc0 < 0 || vmalloc1 < 0 || vmalloc2 < 0)
+		return -EIO;
+	pr_info("mem impl=%s entries=%zu bytes=%ld slab_delta=%ld vmalloc_delta=%ld growth=%ld free_delta=%ld object_size=%zu table_bytes=%zu\n",
+		impl->name, entries,
+		(long)(slab1 - slab2) * (long)PAGE_SIZE + vmalloc1 - vmalloc2,
+		(long)(slab1 - slab2) * (long)PAGE_SIZE, vmalloc1 - vmalloc2,
+		(long)(slab1 - slab0) * (long)PAGE_SIZE + vmalloc1 - vmalloc0,
+		free_delta, objsize, table);
+	if (tries == 200)
+		pr_warn("mem impl=%s: tables still resizing\n", impl->name);
+	return 0;
 }
 
 /*
@@ -1241,16 +1332,16 @@ static int __init lockmap_bench_init(void)
 	pr_info("start kernel=%s cpus=%u runs=%u duration_ms=%u smoke=%d\n",
 		init_utsname()->release, num_online_cpus(), runs, duration_ms,
 		smoke);
-	if (profile)
-		err = bench_profile();
-	for (i = 0; i < ARRAY_SIZE(bench_workloads) && !err; i++)
-		if (bench_selected(workloads, bench_workloads[i].name))
-			err = bench_workload(&bench_workloads[i], r);
-	if (mem_entries && !err) {
+	if (mem_entries) {
 		err = bench_memory(IMPL_LOCKMAP, mem_entries) ?:
 		      bench_memory(IMPL_LRU, mem_entries) ?:
 		      bench_memory(IMPL_RHT, mem_entries);
 	}
+	if (profile && !err)
+		err = bench_profile();
+	for (i = 0; i < ARRAY_SIZE(bench_workloads) && !err; i++)
+		if (bench_selected(workloads, bench_workloads[i].name))
+			err = bench_workload(&bench_workloads[i], r);
 	pr_info("done errors=%u status=%d\n", bench_errors, err);
 	kfree(r);
 	if (err)

@@ -141,24 +141,33 @@ def main():
     # Memory.
     bpe, mem_detail = {}, {}
     if mem:
-        print('\nbytes per entry (8-byte keys and values), measured as the '
-              'drop in free pages\nover inserting N keys into a new map; '
-              'slab = the slab-page growth alone;\nbreakdown = entry object '
-              'size + bucket arrays / N, for comparison:')
+        print('\nbytes per entry (8-byte keys and values), measured: the slab '
+              'and vmalloc pages\ngiven back when a map holding N keys is '
+              'destroyed, / N.  Cross-checks: their\ngrowth while it was '
+              'filled (also counts kmalloc slabs left partly empty by\n'
+              'outgrown bucket arrays), the drop in free pages (noisier: '
+              'per-CPU page lists),\nand the computed entry object size + '
+              'bucket arrays:')
     for impl, m in mem.items():
         n = max(m['entries'], 1)
         d = {'entries': m['entries'],
-             'bytes_per_entry': m['free_delta'] / n,
+             'bytes_per_entry': m['bytes'] / n,
              'slab_bytes_per_entry': m['slab_delta'] / n,
+             'vmalloc_bytes_per_entry': m['vmalloc_delta'] / n,
+             'growth_per_entry': m['growth'] / n,
+             'free_pages_drop_per_entry': m['free_delta'] / n,
              'object_size': m['object_size'],
              'table_bytes_per_entry': m['table_bytes'] / n}
         mem_detail[impl] = d
         if impl in ('lockmap', 'lru'):
             bpe[impl] = round(d['bytes_per_entry'], 1)
-        print(f"  {impl:<12} {d['bytes_per_entry']:7.1f} B/entry "
-              f"(slab {d['slab_bytes_per_entry']:.1f}; object "
-              f"{m['object_size']} B + table "
-              f"{d['table_bytes_per_entry']:.1f} B; N={m['entries']})")
+        print(f"  {impl:<12}{d['bytes_per_entry']:7.1f} B/entry "
+              f"(slab {d['slab_bytes_per_entry']:.1f} + vmalloc "
+              f"{d['vmalloc_bytes_per_entry']:.1f}; growth "
+              f"{d['growth_per_entry']:.1f}; free pages "
+              f"{d['free_pages_drop_per_entry']:.1f}; computed "
+              f"{m['object_size']} + {d['table_bytes_per_entry']:.1f}; "
+              f"N={m['entries']})")
 
     # Targets (ratios within this boot).
     def r(a, b):

@@ -89,8 +89,16 @@ tools/mkinitramfs.sh "$initrd" "$guest" "$mod/kmod/lockmap.ko" \
 
 echo "bench: booting $kernel, 2 vCPUs, mode $mode${params[*]:+ (${params[*]})}" \
 	"(log: $log, at most ${timeout}s)"
+# The host's load says how far to trust the numbers: a guest sharing its two
+# cores with other guests or builds scales worse across threads.
+hostload() {
+	echo "bench: host load $1: $(cut -d' ' -f1-3 /proc/loadavg)," \
+		"$(nproc) CPUs, $(pgrep -c qemu-system || true) QEMU running"
+}
+hostload before
 rc=0
 tools/run-qemu.sh "$kernel" "$initrd" "$log" "$timeout" || rc=$?
+hostload after
 boot_s=$((SECONDS - start))
 [ "$rc" = 0 ] || echo "bench: QEMU exit $rc (124: timed out)"
 
