@@ -254,6 +254,11 @@ bench_smoke() {
 		result bench FAIL "bench smoke run (log: $out/bench-smoke.log)"
 		tail -n 20 "$out/bench-smoke.log"
 	fi
+	# report.py's own checks: every workload and impl, no failed operation.
+	while read -r st check; do
+		result bench "$st" "$check"
+	done < <(sed -n 's/^bench-check: \(ok\|FAIL\) /\1 /p' \
+		"$out/bench-smoke.log")
 }
 
 checkpatch() {
