@@ -1168,6 +1168,48 @@ static int bench_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* lockmap's table lookup, replayed with a copy of its rhashtable params. */
+static u32 bench_lm_hashfn(const void *data, u32 len, u32 seed)
+{
+	return ((const struct lockmap_lookup *)data)->hash;
+}
+
+static u32 bench_lm_obj_hashfn(const void *data, u32 len, u32 seed)
+{
+	return ((const struct lockmap_entry *)data)->hash;
+}
+
+static int bench_lm_cmpfn(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct lockmap_lookup *l = arg->key;
+	const struct lockmap_entry *e = obj;
+
+	return e->hash != l->hash || e->key_len != l->len ||
+	       memcmp(e->key, l->key, l->len);
+}
+
+static const struct rhashtable_params bench_lm_params = {
+	.head_offset = offsetof(struct lockmap_entry, node),
+	.hashfn = bench_lm_hashfn,
+	.obj_hashfn = bench_lm_obj_hashfn,
+	.obj_cmpfn = bench_lm_cmpfn,
+	.automatic_shrinking = true,
+};
+
+/* As lockmap_prepare() does it: siphash of the key, then the shard. */
+static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key)
+{
+	struct lockmap_lookup l;
+	u64 hash = siphash(&key, sizeof(key), &map->seed);
+
+	l.key = &key;
+	l.len = sizeof(key);
+	l.hash = lower_32_bits(hash);
+	l.shard = upper_32_bits(hash) & map->shard_mask;
+	return rhashtable_lookup(&map->shards[l.shard].ht, &l,
+				 bench_lm_params);
+}
+
 #define BENCH_PROBE(name, ...)						\
 	do {								\
 		u64 rnd_ = 88172645463325252ULL, t0_, i_;		\
@@ -1265,14 +1307,31 @@ static int bench_profile(void)
 	});
 	BENCH_PROBE("striped_mutex_update",
 		    bench_striped_update(striped, bench_key(x & mask)));
+	BENCH_PROBE("lockmap_lookup_siphash_rcu", {
+		rcu_read_lock();
+		bench_sink += (uintptr_t)bench_lm_lookup(lm, bench_key(x & mask));
+		rcu_read_unlock();
+	});
+	BENCH_PROBE("lockmap_lookup_pin_refcount", {
+		struct lockmap_entry *e;
+
+		rcu_read_lock();
+		e = bench_lm_lookup(lm, bench_key(x & mask));
+		if (e && refcount_inc_not_zero(&e->users))
+			bench_sink += refcount_dec_and_lock(&e->users, &lock);
+		rcu_read_unlock();
+	});
 	BENCH_PROBE("lockmap_get", {
 		u64 v;
 
 		bench_lockmap_get(lm, bench_key(x & mask), &v);
 		bench_sink += v;
 	});
-	BENCH_PROBE("lockmap_contains",
-		    bench_sink += lockmap_contains(lm, &x, sizeof(x)));
+	BENCH_PROBE("lockmap_contains", {
+		u64 k = bench_key(x & mask);
+
+		bench_sink += lockmap_contains(lm, &k, sizeof(k));
+	});
 	BENCH_PROBE("lockmap_entry+unlock", {
 		u64 k = bench_key(x & mask);
 		struct lockmap_entry *e = lockmap_entry(lm, &k, sizeof(k));
