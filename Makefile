@@ -17,10 +17,10 @@ modules:
 
 clean:
 	@if [ -d $(KDIR) ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; else \
-		find kmod kunit tools/consumer . -maxdepth 1 \( -name '*.o' \
+		find . -path ./.git -prune -o -type f \( -name '*.o' \
 		-o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name '*.order' -o -name '*.symvers' \) \
-		-delete; fi
+		-exec rm -f {} +; fi
 	rm -rf build
 
 check:

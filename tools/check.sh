@@ -11,17 +11,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
 out=$repo/build
-mode=${1:-all}
 boot_timeout=${LOCKMAP_BOOT_TIMEOUT:-300}
-mkdir -p "$out"
-# One run at a time: runs share build/.
-exec 8>"$out/.check.lock"
-flock -n 8 || { echo "waiting for another check run to finish"; flock 8; }
-: >"$out/results.txt"
-exec > >(tee "$out/check-$mode.log") 2>&1
-tee_pid=$!
 passed=0
 failed=0
 
@@ -51,8 +42,7 @@ finish() {
 	echo "$passed passed, $failed failed"
 	exec >&- 2>&-
 	wait "$tee_pid" || true
-	[ "$failed" = 0 ] && exit 0
-	exit 1
+	[ "$failed" = 0 ]
 }
 
 # (a) Everything the run needs, installed only when something is missing.
@@ -86,6 +76,7 @@ kernel612() {
 		result kernel FAIL \
 			"6.12 debug kernel builds (log: $out/kernel-6.12-build.log)"
 		finish
+		exit
 	fi
 	echo "  $kdir612"
 }
@@ -153,12 +144,12 @@ boot() {
 	tools/mkinitramfs.sh "$initrd" tools/guest-test.sh "$@"
 	tools/run-qemu.sh "$kernel" "$initrd" "$log" "$boot_timeout" \
 		"lockmap_watchdog=$((boot_timeout - 30))" || rc=$?
-	if [ "$rc" = 0 ]; then
-		result "$name boot" ok "guest powered off in time"
-	else
-		result "$name boot" FAIL "guest powered off in time (QEMU exit\
- $rc, 124: ${boot_timeout}s timeout; log: $log)"
-	fi
+	case "$rc" in
+	0) result "$name boot" ok "guest powered off in time" ;;
+	124) result "$name boot" FAIL \
+		"guest powered off in time (killed after ${boot_timeout} s)" ;;
+	*) result "$name boot" FAIL "guest powered off in time (QEMU exit $rc)"
+	esac
 	if tools/scan-splat.sh "$log" >"$out/splat-$name.txt"; then
 		result "$name boot" ok "no splat in $name boot"
 	else
@@ -278,13 +269,31 @@ checkpatch() {
 	[ "$failed" = 0 ] || cat "$out/checkpatch.log"
 }
 
-deps
-case "$mode" in
-all) kernel612; test612; test61; bench_smoke ;;
-kunit) kernel612; test612 ;;
-6.1) test61 ;;
-checkpatch) checkpatch ;;
-sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;
-*) echo "usage: $0 [all|kunit|6.1|checkpatch|sparse]"; exit 2 ;;
-esac
-finish
+main() {
+	local mode=${1:-all}
+	case "$mode" in
+	all | kunit | 6.1 | checkpatch | sparse) ;;
+	*) echo "usage: $0 [all|kunit|6.1|checkpatch|sparse]"; return 2 ;;
+	esac
+	cd "$repo"
+	mkdir -p "$out"
+	# One run at a time: runs share build/.
+	exec 8>"$out/.check.lock"
+	flock -n 8 || { echo "waiting for another check run"; flock 8; }
+	: >"$out/results.txt"
+	exec > >(tee "$out/check-$mode.log") 2>&1
+	tee_pid=$!
+	deps
+	case "$mode" in
+	all) kernel612; test612; test61; bench_smoke ;;
+	kunit) kernel612; test612 ;;
+	6.1) test61 ;;
+	checkpatch) checkpatch ;;
+	sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;
+	esac
+	finish
+}
+
+# On one line, so that bash has read it all before running: editing this
+# file during a run cannot derail the run.
+main "$@"; exit

@@ -21,6 +21,7 @@ check "$kv lockmap unload refused while consumer loaded" \
 check "$kv rmmod lockmap_consumer" rmmod lockmap_consumer
 # Extension point: suites packed as /hooks/*.sh run here, lockmap.ko loaded.
 for hook in /hooks/*.sh; do
+	# shellcheck source=/dev/null
 	[ -e "$hook" ] && (. "$hook")
 done
 check "$kv rmmod lockmap" rmmod lockmap

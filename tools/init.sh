@@ -33,6 +33,7 @@ if [ -n "${lockmap_watchdog:-}" ]; then
 		echo d >/proc/sysrq-trigger
 	) &
 fi
+# shellcheck source=/dev/null
 (. /test.sh)
 say "LOCKMAP-INIT: test script exit $?"
 
