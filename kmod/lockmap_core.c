@@ -243,40 +243,43 @@ static void lockmap_put(struct lockmap *map, struct lockmap_entry *e)
 	lockmap_entry_free(map, e);
 }
 
-/*
- * Locks one entry.  @nested: other keys of the map are held by this batch;
- * lockdep is told through the batch nest lock.  No interruptible variant of
- * the nest-lock API exists, so a nested interruptible or killable lock only
- * tries, and answers -EAGAIN to make the batch back off and wait unnested.
- */
+/* Locks one entry on its own (not as part of a batch). */
 static int lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
-			enum lockmap_wait wait, bool nested)
+			enum lockmap_wait wait)
 {
 	bool rt = map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX;
 
-	if (wait == LOCKMAP_NOWAIT || (nested && wait != LOCKMAP_WAIT)) {
+	switch (wait) {
+	case LOCKMAP_NOWAIT:
 		if (rt ? rt_mutex_trylock(&e->rt_mutex) : mutex_trylock(&e->mutex))
 			return 0;
-		return wait == LOCKMAP_NOWAIT ? -EBUSY : -EAGAIN;
-	}
-	if (wait == LOCKMAP_WAIT_INTERRUPTIBLE)
+		return -EBUSY;
+	case LOCKMAP_WAIT_INTERRUPTIBLE:
 		return rt ? rt_mutex_lock_interruptible(&e->rt_mutex) :
 			    mutex_lock_interruptible(&e->mutex);
-	if (wait == LOCKMAP_WAIT_KILLABLE)
+	case LOCKMAP_WAIT_KILLABLE:
 		return rt ? rt_mutex_lock_killable(&e->rt_mutex) :
 			    mutex_lock_killable(&e->mutex);
-	if (nested) {
-		if (rt)
-			rt_mutex_lock_nest_lock(&e->rt_mutex, &map->batch_nest);
-		else
-			mutex_lock_nest_lock(&e->mutex, &map->batch_nest);
-	} else {
+	default:
 		if (rt)
 			rt_mutex_lock(&e->rt_mutex);
 		else
 			mutex_lock(&e->mutex);
+		return 0;
 	}
-	return 0;
+}
+
+/*
+ * Locks one entry of an uninterruptible batch.  Every key of the batch,
+ * the first included, is annotated with the batch's nest lock so that lockdep
+ * counts them as one held lock rather than reporting recursion.
+ */
+static void lockmap_lock_nested(struct lockmap *map, struct lockmap_entry *e)
+{
+	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		rt_mutex_lock_nest_lock(&e->rt_mutex, &map->batch_nest);
+	else
+		mutex_lock_nest_lock(&e->mutex, &map->batch_nest);
 }
 
 static void lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
@@ -308,7 +311,7 @@ static struct lockmap_entry *lockmap_take(struct lockmap *map,
 	e = lockmap_find_or_create(map, &map->shards[l->shard], l);
 	if (IS_ERR(e))
 		return e;
-	err = lockmap_lock(map, e, wait, false);
+	err = lockmap_lock(map, e, wait);
 	if (err) {
 		lockmap_put(map, e);
 		return ERR_PTR(err);
@@ -423,9 +426,6 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 	if (value) {
 		refcount_inc(&entry->users);
 		atomic_long_inc(&s->len);
-	} else {
-		refcount_dec(&entry->users);
-		atomic_long_dec(&s->len);
 	}
 	if (lockmap_is_lru(map)) {
 		spin_lock(&s->lock);
@@ -434,8 +434,16 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 		else
 			lockmap_lru_del(entry);
 		spin_unlock(&s->lock);
-		if (value)
-			lockmap_lru_evict_over(map, s);
+	}
+	if (!value) {
+		/*
+		 * Only once off the LRU list: eviction claims a listed entry
+		 * whose count is 1, and before this the 1 is the holder's.
+		 */
+		refcount_dec(&entry->users);
+		atomic_long_dec(&s->len);
+	} else if (lockmap_is_lru(map)) {
+		lockmap_lru_evict_over(map, s);
 	}
 	return old;
 }
@@ -556,7 +564,7 @@ struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
 	e = lockmap_find(&map->shards[l.shard], &l);
 	if (!e)
 		return ERR_PTR(-ENOENT);
-	err = lockmap_lock(map, e, wait, false);
+	err = lockmap_lock(map, e, wait);
 	if (err) {
 		lockmap_put(map, e);
 		return ERR_PTR(err);
@@ -759,24 +767,33 @@ static void lockmap_unlock_range(struct lockmap *map, struct lockmap_batch *b,
 		lockmap_unlock(map, b->entries[--nr]);
 }
 
-/* Locks every entry of @b in order; on error nothing stays locked. */
+/*
+ * Locks every entry of @b in order; on error nothing stays locked.  The
+ * kernel has no interruptible nest-lock primitive, so an interruptible or
+ * killable batch sleeps only for its first key; a later key that is busy
+ * makes it release everything, wait for that key alone and start over.
+ */
 static int lockmap_batch_acquire(struct lockmap *map, struct lockmap_batch *b,
 				 enum lockmap_wait wait)
 {
 	unsigned int i = 0;
 	int err;
 
+	if (wait == LOCKMAP_WAIT) {
+		for (i = 0; i < b->nr; i++)
+			lockmap_lock_nested(map, b->entries[i]);
+		return 0;
+	}
 	while (i < b->nr) {
-		err = lockmap_lock(map, b->entries[i], wait, i > 0);
+		err = lockmap_lock(map, b->entries[i], i ? LOCKMAP_NOWAIT : wait);
 		if (!err) {
 			i++;
 			continue;
 		}
 		lockmap_unlock_range(map, b, i);
-		if (err != -EAGAIN)
+		if (err != -EBUSY || wait == LOCKMAP_NOWAIT)
 			return err;
-		/* Busy, and we may not sleep nested: wait holding nothing. */
-		err = lockmap_lock(map, b->entries[i], wait, false);
+		err = lockmap_lock(map, b->entries[i], wait);
 		if (err)
 			return err;
 		lockmap_unlock(map, b->entries[i]);
@@ -942,14 +959,18 @@ EXPORT_SYMBOL_GPL(lockmap_batch_unlock);
  * sleeping between entries (the table walk only pins RCU, never a lock).  An
  * entry may be seen twice if its table is resized meanwhile.  A non-zero
  * return of @fn stops the walk.
+ *
+ * The entry just visited keeps a reference until the walker has stepped past
+ * it: unlinked while the walk is stopped, it would make the walker lose its
+ * place in the bucket and skip the next entry.
  */
 static int lockmap_walk(struct lockmap *map,
 			int (*fn)(struct lockmap *map, struct lockmap_entry *e,
 				  void *arg),
 			void *arg)
 {
+	struct lockmap_entry *e, *prev = NULL;
 	struct rhashtable_iter iter;
-	struct lockmap_entry *e;
 	int ret = 0;
 	u32 i;
 
@@ -958,17 +979,27 @@ static int lockmap_walk(struct lockmap *map,
 		rhashtable_walk_enter(&map->shards[i].ht, &iter);
 		rhashtable_walk_start(&iter);
 		while (!ret && (e = rhashtable_walk_next(&iter))) {
+			if (prev) {
+				/* Safe under RCU: unlinking never sleeps. */
+				lockmap_put(map, prev);
+				prev = NULL;
+			}
 			if (IS_ERR(e) || !refcount_inc_not_zero(&e->users))
 				continue;	/* -EAGAIN (resized) or dying */
 			rhashtable_walk_stop(&iter);
-			lockmap_lock(map, e, LOCKMAP_WAIT, false);
+			lockmap_lock(map, e, LOCKMAP_WAIT);
 			ret = fn(map, e, arg);
-			lockmap_entry_unlock(map, e);
+			lockmap_unlock(map, e);
+			prev = e;
 			cond_resched();
 			rhashtable_walk_start(&iter);
 		}
 		rhashtable_walk_stop(&iter);
 		rhashtable_walk_exit(&iter);
+		if (prev) {
+			lockmap_put(map, prev);
+			prev = NULL;
+		}
 	}
 	return ret;
 }
