@@ -399,6 +399,19 @@ const void *lockmap_entry_key(const struct lockmap_entry *entry,
 }
 EXPORT_SYMBOL_GPL(lockmap_entry_key);
 
+/* A key gained (@value set) or lost its value: its reference and the count. */
+static void lockmap_count_value(struct lockmap_entry *e,
+				struct lockmap_shard *s, const void *value)
+{
+	if (value) {
+		refcount_inc(&e->users);
+		atomic_long_inc(&s->len);
+	} else {
+		refcount_dec(&e->users);
+		atomic_long_dec(&s->len);
+	}
+}
+
 /**
  * lockmap_entry_swap() - replace the value of a locked key
  * @map: the map of the entry
@@ -423,28 +436,24 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 	if (!old == !value)
 		return old;
 
-	if (value) {
-		refcount_inc(&entry->users);
-		atomic_long_inc(&s->len);
+	if (!lockmap_is_lru(map)) {
+		lockmap_count_value(entry, s, value);
+		return old;
 	}
-	if (lockmap_is_lru(map)) {
-		spin_lock(&s->lock);
-		if (value)
-			lockmap_lru_add(map, s, entry);
-		else
-			lockmap_lru_del(entry);
-		spin_unlock(&s->lock);
-	}
-	if (!value) {
-		/*
-		 * Only once off the LRU list: eviction claims a listed entry
-		 * whose count is 1, and before this the 1 is the holder's.
-		 */
-		refcount_dec(&entry->users);
-		atomic_long_dec(&s->len);
-	} else if (lockmap_is_lru(map)) {
+	/*
+	 * Eviction judges listed entries by their count under the shard lock,
+	 * so the list and the value's reference change together: a held entry
+	 * must never be listed with only its holder's reference.
+	 */
+	spin_lock(&s->lock);
+	if (value)
+		lockmap_lru_add(map, s, entry);
+	else
+		lockmap_lru_del(entry);
+	lockmap_count_value(entry, s, value);
+	spin_unlock(&s->lock);
+	if (value)
 		lockmap_lru_evict_over(map, s);
-	}
 	return old;
 }
 EXPORT_SYMBOL_GPL(lockmap_entry_swap);
