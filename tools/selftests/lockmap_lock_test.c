@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/lockmap: per-key locking seen from userspace.  A key held by one
+ * process (LOCKMAP_IOC_HOLD) blocks that key, and only that key, for
+ * another; batches are atomic for concurrent readers; counters are exact
+ * under contention; signals end waits with nothing held; closing or killing
+ * a holder is safe.  Every case runs once per lock kind (mutex, rt_mutex).
+ *
+ * Ordering is proven by state, not by timing: the holder's operation runs
+ * at the end of its hold, so a waiter that observes (or builds on) its
+ * result ran after the hold; "not blocked" is proven by finishing while a
+ * NOWAIT probe still reports the key busy and the holder has not returned.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include "kselftest_harness.h"
+#include "lockmap_helpers.h"
+
+#define SEC 1000000LL
+
+FIXTURE(lk) {
+	int fd;
+	int id;
+	char name[LOCKMAP_NAME_LEN];
+};
+
+FIXTURE_VARIANT(lk) {
+	__u32 flags;
+};
+
+FIXTURE_VARIANT_ADD(lk, mutex) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(lk, rt_mutex) {
+	.flags = LOCKMAP_CREATE_RT_MUTEX,
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+FIXTURE_SETUP(lk)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: waits see EINTR */
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	snprintf(self->name, sizeof(self->name), "lk-%d", getpid());
+	self->fd = lm_open();
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", LM_DEV, strerror(-self->fd));
+	self->id = lm_create(self->fd, variant->flags, 0, self->name);
+	ASSERT_LT(0, self->id);
+}
+
+FIXTURE_TEARDOWN(lk)
+{
+	close(self->fd);
+}
+
+/* State shared with forked helpers. */
+struct shared {
+	volatile int started;
+	volatile int done;
+	volatile int ret;
+	volatile long long t_done;
+};
+
+static struct shared *shared_new(void)
+{
+	struct shared *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (s == MAP_FAILED)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* A helper process with its own open file: holds @key, then inserts @val. */
+static pid_t spawn_holder(const char *name, __u32 id, const char *key,
+			  long long usec, const char *val, struct shared *s)
+{
+	pid_t pid = fork();
+	int fd, ret;
+
+	if (pid)
+		return pid;
+	fd = lm_open();
+	if (fd < 0 || lm_attach(fd, 0, name) != (int)id)
+		_exit(2);
+	s->started = 1;
+	ret = lm_hold(fd, id, key, usec, val);
+	s->t_done = lm_now_us();
+	s->ret = ret;
+	s->done = 1;
+	_exit(ret ? 1 : 0);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(lk, hold_blocks_same_key_for_another_process)
+{
+	struct shared *s = shared_new();
+	char buf[16];
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	pid = spawn_holder(self->name, self->id, "K", 2 * SEC, "A", s);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+
+	/* another key: completes while A still holds K */
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "other", "B"));
+	EXPECT_EQ(0, s->done);
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, s->done);
+
+	/*
+	 * K itself: the append waits for A's hold, whose insert of "A" runs at
+	 * its very end; "AB" proves B's operation ran after it.
+	 */
+	{
+		struct lockmap_ioc_op op;
+
+		lm_op_str(&op, self->id, LOCKMAP_OP_APPEND, "K");
+		op.value = lm_ptr("B");
+		op.value_len = 1;
+		ASSERT_EQ(0, lm_op(self->fd, &op));
+		EXPECT_EQ(2, op.result);
+	}
+	EXPECT_EQ(2, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_STREQ("AB", buf);
+	EXPECT_EQ(0, wait_exit(pid));
+	EXPECT_EQ(0, s->ret);
+}
+
+TEST_F(lk, get_waits_for_holder_and_sees_its_write)
+{
+	struct shared *s = shared_new();
+	char buf[16];
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	pid = spawn_holder(self->name, self->id, "K", SEC, "1", s);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	/*
+	 * K has no value before the hold ends; a GET that did not wait would
+	 * fail with -ENOENT.  It must observe the value set at the hold's end.
+	 */
+	ASSERT_EQ(1, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_STREQ("1", buf);
+	EXPECT_EQ(0, wait_exit(pid));
+}
+
+struct thr {
+	int fd;
+	__u32 id;
+	const char *key;
+	long long usec;
+	const char *val;
+	volatile int done;
+	int ret;
+	pthread_t tid;
+};
+
+static void *hold_thread(void *arg)
+{
+	struct thr *t = arg;
+
+	t->ret = lm_hold(t->fd, t->id, t->key, t->usec, t->val);
+	t->done = 1;
+	return NULL;
+}
+
+static void *get_thread(void *arg)
+{
+	struct thr *t = arg;
+	char buf[16];
+	long long n = lm_get(t->fd, t->id, t->key, buf, sizeof(buf));
+
+	t->ret = n < 0 ? (int)n : 0;
+	t->done = 1;
+	return NULL;
+}
+
+TEST_F(lk, threads_of_one_file_contend_per_key)
+{
+	struct thr h = { self->fd, self->id, "K", 2 * SEC, "T", 0, 0, 0 };
+	struct lockmap_ioc_op op;
+	char buf[8];
+
+	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "L", "x"));
+	EXPECT_EQ(0, h.done);
+	lm_op_str(&op, self->id, LOCKMAP_OP_APPEND, "K");
+	op.value = lm_ptr("U");
+	op.value_len = 1;
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(2, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_STREQ("TU", buf);
+	pthread_join(h.tid, NULL);
+	EXPECT_EQ(0, h.ret);
+}
+
+TEST_F(lk, batch_waits_for_any_held_key)
+{
+	struct lockmap_ioc_op ops[2];
+	struct lockmap_ioc_batch b;
+	struct shared *s = shared_new();
+	char buf[8];
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	pid = spawn_holder(self->name, self->id, "k2", SEC, "h", s);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "k2", 20 * SEC));
+	lm_op_str(&ops[0], self->id, LOCKMAP_OP_INSERT, "k1");
+	ops[0].value = lm_ptr("b");
+	ops[0].value_len = 1;
+	lm_op_str(&ops[1], self->id, LOCKMAP_OP_APPEND, "k2");
+	ops[1].value = lm_ptr("b");
+	ops[1].value_len = 1;
+	lm_batch_init(&b, self->id, NULL, 0, ops, 2);
+	ASSERT_EQ(0, lm_batch(self->fd, &b));
+	EXPECT_EQ(2, lm_get(self->fd, self->id, "k2", buf, sizeof(buf)));
+	EXPECT_STREQ("hb", buf);
+	EXPECT_EQ(0, wait_exit(pid));
+}
+
+/* Writers move amounts between two counters; readers check their sum. */
+struct inv {
+	int fd;
+	__u32 id;
+	int iters;
+	int seed;
+	int errors;
+	int broken;
+};
+
+#define INV_TOTAL 1000ULL
+
+static void *inv_writer(void *arg)
+{
+	struct inv *v = arg;
+	struct lockmap_ioc_op ops[2];
+	struct lockmap_ioc_batch b;
+	unsigned int seed = v->seed;
+	int i;
+
+	for (i = 0; i < v->iters; i++) {
+		__s64 d = (__s64)(rand_r(&seed) % 201) - 100;
+
+		lm_op_str(&ops[0], v->id, LOCKMAP_OP_ADD, "a");
+		ops[0].num = (__u64)d;
+		lm_op_str(&ops[1], v->id, LOCKMAP_OP_ADD, "b");
+		ops[1].num = (__u64)-d;
+		lm_batch_init(&b, v->id, NULL, 0, ops, 2);
+		if (lm_batch(v->fd, &b))
+			v->errors++;
+	}
+	return NULL;
+}
+
+static void *inv_reader(void *arg)
+{
+	struct inv *v = arg;
+	struct lockmap_ioc_op ops[2];
+	struct lockmap_ioc_batch b;
+	__u64 a, bb;
+	int i;
+
+	for (i = 0; i < v->iters; i++) {
+		lm_op_str(&ops[0], v->id, LOCKMAP_OP_GET, "a");
+		ops[0].out = lm_ptr(&a);
+		ops[0].out_size = sizeof(a);
+		lm_op_str(&ops[1], v->id, LOCKMAP_OP_GET, "b");
+		ops[1].out = lm_ptr(&bb);
+		ops[1].out_size = sizeof(bb);
+		lm_batch_init(&b, v->id, NULL, 0, ops, 2);
+		if (lm_batch(v->fd, &b)) {
+			v->errors++;
+			continue;
+		}
+		if (a + bb != INV_TOTAL)
+			v->broken++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(lk, batch_is_atomic_for_concurrent_readers, 120)
+{
+	struct inv v[6];
+	pthread_t t[6];
+	__u64 a, b;
+	int i;
+
+	ASSERT_EQ(0, lm_add(self->fd, self->id, "a", 600, NULL));
+	ASSERT_EQ(0, lm_add(self->fd, self->id, "b", 400, NULL));
+	for (i = 0; i < 6; i++) {
+		v[i] = (struct inv){ self->fd, self->id, 300, i + 1, 0, 0 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL,
+					    i < 3 ? inv_writer : inv_reader, &v[i]));
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, v[i].errors);
+		EXPECT_EQ(0, v[i].broken) TH_LOG("reader %d saw a + b != %llu %d times",
+						i, INV_TOTAL, v[i].broken);
+	}
+	ASSERT_EQ(0, lm_counter(self->fd, self->id, "a", &a));
+	ASSERT_EQ(0, lm_counter(self->fd, self->id, "b", &b));
+	EXPECT_EQ(INV_TOTAL, a + b);
+}
+
+struct adder {
+	int fd;
+	__u32 id;
+	int iters;
+	int idx;
+	int errors;
+};
+
+static void *add_thread(void *arg)
+{
+	struct adder *a = arg;
+	char own[16];
+	int i;
+
+	snprintf(own, sizeof(own), "own%d", a->idx);
+	for (i = 0; i < a->iters; i++) {
+		if (lm_add(a->fd, a->id, "ctr", 1, NULL))
+			a->errors++;
+		if (lm_add(a->fd, a->id, own, 2, NULL))
+			a->errors++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(lk, counter_exact_threads, 120)
+{
+	enum { N = 4, M = 500 };
+	struct adder a[N];
+	pthread_t t[N];
+	char own[16];
+	__u64 v;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		a[i] = (struct adder){ self->fd, self->id, M, i, 0 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, add_thread, &a[i]));
+	}
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, a[i].errors);
+	}
+	ASSERT_EQ(0, lm_counter(self->fd, self->id, "ctr", &v));
+	EXPECT_EQ(N * M, v);
+	for (i = 0; i < N; i++) {
+		snprintf(own, sizeof(own), "own%d", i);
+		ASSERT_EQ(0, lm_counter(self->fd, self->id, own, &v));
+		EXPECT_EQ(2 * M, v);
+	}
+}
+
+TEST_F_TIMEOUT(lk, counter_exact_processes, 120)
+{
+	enum { N = 3, M = 400 };
+	pid_t pid[N];
+	__u64 v;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (pid[i] == 0) {
+			int fd = lm_open(), j, bad = 0;
+
+			if (fd < 0 || lm_attach(fd, 0, self->name) != self->id)
+				_exit(2);
+			for (j = 0; j < M; j++)
+				bad += !!lm_add(fd, self->id, "ctr", 3, NULL);
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (i = 0; i < N; i++)
+		EXPECT_EQ(0, wait_exit(pid[i]));
+	ASSERT_EQ(0, lm_counter(self->fd, self->id, "ctr", &v));
+	EXPECT_EQ(3 * N * M, v);
+}
+
+static void *cas_thread(void *arg)
+{
+	struct adder *a = arg;
+	int i;
+
+	for (i = 0; i < a->iters; i++) {
+		for (;;) {
+			struct lockmap_ioc_op op;
+			__u64 old, new;
+			int ret;
+
+			if (lm_counter(a->fd, a->id, "cas", &old)) {
+				a->errors++;
+				break;
+			}
+			new = old + 1;
+			lm_op_str(&op, a->id, LOCKMAP_OP_CAS, "cas");
+			op.expected = lm_ptr(&old);
+			op.expected_len = sizeof(old);
+			op.value = lm_ptr(&new);
+			op.value_len = sizeof(new);
+			ret = lm_op(a->fd, &op);
+			if (!ret)
+				break;
+			if (ret != -ECANCELED) {
+				a->errors++;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(lk, cas_loop_exact, 120)
+{
+	enum { N = 3, M = 200 };
+	struct adder a[N];
+	pthread_t t[N];
+	__u64 v = 0;
+	int i;
+
+	ASSERT_EQ(0, lm_put(self->fd, self->id, "cas", &v, sizeof(v)));
+	for (i = 0; i < N; i++) {
+		a[i] = (struct adder){ self->fd, self->id, M, i, 0 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, cas_thread, &a[i]));
+	}
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, a[i].errors);
+	}
+	ASSERT_EQ(0, lm_counter(self->fd, self->id, "cas", &v));
+	EXPECT_EQ(N * M, v);
+}
+
+struct order {
+	int fd;
+	__u32 id;
+	int iters;
+	int reverse;
+	int errors;
+};
+
+static void *order_thread(void *arg)
+{
+	struct order *o = arg;
+	const char *k[3] = { "x", "y", "z" };
+	struct lockmap_ioc_key keys[3];
+	struct lockmap_ioc_op ops[3];
+	struct lockmap_ioc_batch b;
+	int i, j;
+
+	for (i = 0; i < o->iters; i++) {
+		for (j = 0; j < 3; j++) {
+			const char *key = k[o->reverse ? 2 - j : j];
+
+			keys[j].key = lm_ptr(key);
+			keys[j].len = 1;
+			lm_op_str(&ops[j], o->id, LOCKMAP_OP_ADD, key);
+			ops[j].num = 1;
+		}
+		lm_batch_init(&b, o->id, keys, 3, ops, 3);
+		b.hold_usec = i % 4 ? 0 : 100;
+		if (lm_batch(o->fd, &b))
+			o->errors++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(lk, batches_in_opposite_orders_do_not_deadlock, 120)
+{
+	struct order o[4];
+	pthread_t t[4];
+	__u64 v;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		o[i] = (struct order){ self->fd, self->id, 150, i & 1, 0 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, order_thread, &o[i]));
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, o[i].errors);
+	}
+	ASSERT_EQ(0, lm_counter(self->fd, self->id, "z", &v));
+	EXPECT_EQ(600, v);
+}
+
+/* Sends SIGUSR1 to @t every 20 ms until it is done (at most @usec). */
+static void poke_until_done(struct thr *t, long long usec)
+{
+	long long end = lm_now_us() + usec;
+
+	while (!t->done && lm_now_us() < end) {
+		pthread_kill(t->tid, SIGUSR1);
+		lm_sleep_us(20000);
+	}
+}
+
+TEST_F(lk, signal_ends_wait_with_nothing_held)
+{
+	struct thr w = { self->fd, self->id, "K", 0, NULL, 0, 0, 0 };
+	struct shared *s = shared_new();
+	char buf[8];
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	pid = spawn_holder(self->name, self->id, "K", 3 * SEC, "H", s);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	ASSERT_EQ(0, pthread_create(&w.tid, NULL, get_thread, &w));
+	lm_sleep_us(100000);
+	poke_until_done(&w, 10 * SEC);
+	pthread_join(w.tid, NULL);
+	EXPECT_EQ(-EINTR, w.ret);
+	/* interrupted while the holder still held K */
+	EXPECT_EQ(0, s->done);
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, wait_exit(pid));
+	/* the waiter left nothing behind: K is free and has the hold's value */
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(1, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_STREQ("H", buf);
+}
+
+TEST_F(lk, signal_ends_hold_without_applying)
+{
+	struct thr h = { self->fd, self->id, "K", 4 * SEC, "never", 0, 0, 0 };
+	long long t0;
+
+	t0 = lm_now_us();
+	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	poke_until_done(&h, 10 * SEC);
+	pthread_join(h.tid, NULL);
+	EXPECT_EQ(-EINTR, h.ret);
+	EXPECT_GT(4 * SEC, lm_now_us() - t0);
+	/* nothing applied, nothing held */
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+}
+
+struct bthr {
+	struct thr t;
+	struct lockmap_ioc_batch b;
+	struct lockmap_ioc_op ops[2];
+};
+
+static void *batch_thread(void *arg)
+{
+	struct bthr *bt = arg;
+
+	bt->t.ret = lm_batch(bt->t.fd, &bt->b);
+	bt->t.done = 1;
+	return NULL;
+}
+
+TEST_F(lk, signal_ends_batch_wait_releasing_taken_keys)
+{
+	struct shared *s = shared_new();
+	struct bthr bt;
+	int i, busy;
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	pid = spawn_holder(self->name, self->id, "held", 3 * SEC, NULL, s);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "held", 20 * SEC));
+	memset(&bt, 0, sizeof(bt));
+	bt.t.fd = self->fd;
+	/* a batch over several free keys and the held one */
+	lm_op_str(&bt.ops[0], self->id, LOCKMAP_OP_INSERT, "free1");
+	lm_op_str(&bt.ops[1], self->id, LOCKMAP_OP_INSERT, "held");
+	lm_batch_init(&bt.b, self->id, NULL, 0, bt.ops, 2);
+	ASSERT_EQ(0, pthread_create(&bt.t.tid, NULL, batch_thread, &bt));
+	lm_sleep_us(100000);
+	poke_until_done(&bt.t, 10 * SEC);
+	pthread_join(bt.t.tid, NULL);
+	EXPECT_EQ(-EINTR, bt.t.ret);
+	EXPECT_EQ(0, s->done);
+	/* whatever the batch had locked is free again, nothing inserted */
+	for (i = 0, busy = 0; i < 20; i++)
+		busy += lm_contains(self->fd, self->id, "free1",
+				    LOCKMAP_OPF_NOWAIT) == -EBUSY;
+	EXPECT_EQ(0, busy);
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "free1", 0));
+	EXPECT_EQ(0, wait_exit(pid));
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+}
+
+TEST_F(lk, close_while_holding)
+{
+	int fd2 = lm_open();
+	struct thr h = { fd2, self->id, "K", SEC, "late", 0, 0, 0 };
+	struct lockmap_ioc_stats st;
+	char buf[8];
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(self->id, lm_attach(fd2, self->id, NULL));
+	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	EXPECT_EQ(0, close(fd2));
+	EXPECT_EQ(0, h.done);
+	pthread_join(h.tid, NULL);
+	/* the ioctl in flight finished its work on the closed file */
+	EXPECT_EQ(0, h.ret);
+	EXPECT_EQ(4, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	ASSERT_EQ(0, lm_stats(self->fd, self->id, &st));
+	EXPECT_EQ(1, st.nr_files);
+	EXPECT_EQ(0, lm_hold(self->fd, self->id, "K", 1000, "again"));
+}
+
+TEST_F(lk, close_last_file_while_holding)
+{
+	/* the map lives only in fd2, which is closed under the hold */
+	int fd2 = lm_open(), id2;
+	struct thr h = { fd2, 0, "K", SEC, "late", 0, 0, 0 };
+	struct lockmap_ioc_stats st;
+	long long t_end;
+
+	ASSERT_LE(0, fd2);
+	id2 = lm_create(fd2, variant->flags, 0, NULL);
+	ASSERT_LT(0, id2);
+	h.id = id2;
+	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
+	ASSERT_EQ(0, lm_wait_held(fd2, id2, "K", 20 * SEC));
+	EXPECT_EQ(0, close(fd2));
+	EXPECT_EQ(-EBADF, lm_len(fd2, id2));
+	pthread_join(h.tid, NULL);
+	EXPECT_EQ(0, h.ret);
+	/* the map went with its last file, once the ioctl was done */
+	t_end = lm_now_us() + 5 * SEC;
+	while (lm_stats(self->fd, id2, &st) == 0 && lm_now_us() < t_end)
+		lm_sleep_us(10000);
+	EXPECT_EQ(-ENOENT, lm_stats(self->fd, id2, &st));
+	/* and everything else still works */
+	EXPECT_EQ(0, lm_hold(self->fd, self->id, "K", 1000, "ok"));
+}
+
+TEST_F(lk, close_while_waiting)
+{
+	int fd2 = lm_open();
+	struct thr w = { fd2, self->id, "K", 0, NULL, 0, 0, 0 };
+	struct shared *s = shared_new();
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(self->id, lm_attach(fd2, self->id, NULL));
+	pid = spawn_holder(self->name, self->id, "K", SEC, "H", s);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	ASSERT_EQ(0, pthread_create(&w.tid, NULL, get_thread, &w));
+	lm_sleep_us(100000);
+	EXPECT_EQ(0, close(fd2));
+	pthread_join(w.tid, NULL);
+	/* the waiter got the value once the holder was done */
+	EXPECT_EQ(0, w.ret);
+	EXPECT_EQ(1, s->done);
+	EXPECT_EQ(0, wait_exit(pid));
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+}
+
+TEST_F(lk, kill_holder_frees_key)
+{
+	struct shared *s = shared_new();
+	long long t0;
+	pid_t pid;
+
+	ASSERT_NE(NULL, s);
+	pid = spawn_holder(self->name, self->id, "K", 5 * SEC, "never", s);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	t0 = lm_now_us();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	EXPECT_EQ(128 + SIGKILL, wait_exit(pid));
+	/* the key is free long before the hold would have ended */
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_GT(4 * SEC, lm_now_us() - t0);
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+}
+
+TEST_F(lk, kill_waiter_leaves_key_usable)
+{
+	struct shared *s = shared_new(), *s2 = shared_new();
+	pid_t holder, waiter;
+	char buf[8];
+
+	ASSERT_NE(NULL, s);
+	ASSERT_NE(NULL, s2);
+	holder = spawn_holder(self->name, self->id, "K", 2 * SEC, "H", s);
+	ASSERT_LT(0, holder);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	/* the waiter wants K too (a zero-length hold that would insert "W") */
+	waiter = spawn_holder(self->name, self->id, "K", 0, "W", s2);
+	ASSERT_LT(0, waiter);
+	while (!s2->started)
+		lm_sleep_us(1000);
+	lm_sleep_us(100000);
+	ASSERT_EQ(0, kill(waiter, SIGKILL));
+	EXPECT_EQ(128 + SIGKILL, wait_exit(waiter));
+	EXPECT_EQ(0, s2->done);
+	EXPECT_EQ(0, wait_exit(holder));
+	EXPECT_EQ(1, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_STREQ("H", buf);
+	EXPECT_EQ(0, lm_hold(self->fd, self->id, "K", 1000, "me"));
+}
+
+TEST_HARNESS_MAIN

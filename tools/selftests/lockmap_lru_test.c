@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/lockmap LRU caches from userspace: capacity and eviction order, peek
+ * versus get, pop_lru, capacity changes, held keys skipped by eviction and
+ * pop, and the shrinker reached through drop_caches.
+ *
+ * The caches use one shard, so that the capacity is exact and the LRU order
+ * is one list (each shard has its own order and share of the capacity).
+ */
+#define _GNU_SOURCE
+#include <sys/wait.h>
+#include "kselftest_harness.h"
+#include "lockmap_helpers.h"
+
+static int lru_create(int fd, __u64 cap, __u32 max_evict, __u32 extra_flags)
+{
+	struct lockmap_ioc_create c;
+	int ret;
+
+	lm_create_init(&c, LOCKMAP_CREATE_LRU | extra_flags, cap, NULL);
+	c.nr_shards = 1;
+	c.max_evict = max_evict;
+	ret = lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c);
+	return ret ? ret : (int)c.map_id;
+}
+
+static int put_keys(int fd, int id, int from, int to)
+{
+	char key[16];
+	int i, ret;
+
+	for (i = from; i < to; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ret = lm_puts(fd, id, key, key);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* A bitmap of which keys k0..k31 are present. */
+static unsigned int present(int fd, int id)
+{
+	unsigned int mask = 0;
+	char key[16];
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		if (lm_contains(fd, id, key, 0) == 1)
+			mask |= 1U << i;
+	}
+	return mask;
+}
+
+FIXTURE(lru) {
+	int fd;
+	int id;
+};
+
+FIXTURE_SETUP(lru)
+{
+	self->fd = lm_open();
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", LM_DEV, strerror(-self->fd));
+	self->id = lru_create(self->fd, 4, 0, 0);
+	ASSERT_LT(0, self->id);
+}
+
+FIXTURE_TEARDOWN(lru)
+{
+	close(self->fd);
+}
+
+TEST_F(lru, capacity_evicts_least_recent)
+{
+	struct lockmap_ioc_stats st;
+
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 0, 4));
+	EXPECT_EQ(0xfU, present(self->fd, self->id));
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 4, 6));
+	EXPECT_EQ(4, lm_len(self->fd, self->id));
+	EXPECT_EQ(0x3cU, present(self->fd, self->id));
+	ASSERT_EQ(0, lm_stats(self->fd, self->id, &st));
+	EXPECT_EQ(LOCKMAP_CREATE_LRU, st.map_flags);
+	EXPECT_EQ(4, st.capacity);
+	EXPECT_EQ(2, st.evictions);
+	EXPECT_EQ(1, st.nr_shards);
+}
+
+TEST_F(lru, get_makes_most_recent)
+{
+	char buf[8];
+
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 0, 4));
+	ASSERT_EQ(2, lm_get(self->fd, self->id, "k0", buf, sizeof(buf)));
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 4, 5));
+	/* k1 was the least recently used, not k0 */
+	EXPECT_EQ(0x1dU, present(self->fd, self->id));
+}
+
+TEST_F(lru, insert_makes_most_recent)
+{
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 0, 4));
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "k0", "again"));
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "k1", "again"));
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 4, 6));
+	EXPECT_EQ(0x33U, present(self->fd, self->id));
+}
+
+TEST_F(lru, peek_keeps_order)
+{
+	struct lockmap_ioc_op op;
+	char buf[8];
+
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 0, 4));
+	lm_op_str(&op, self->id, LOCKMAP_OP_PEEK, "k0");
+	op.out = lm_ptr(buf);
+	op.out_size = sizeof(buf);
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(2, op.out_len);
+	EXPECT_EQ(0, memcmp(buf, "k0", 2));
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 4, 5));
+	/* peeked k0 was still the least recently used */
+	EXPECT_EQ(0x1eU, present(self->fd, self->id));
+	/* peek of an absent key */
+	lm_op_str(&op, self->id, LOCKMAP_OP_PEEK, "k0");
+	EXPECT_EQ(-ENOENT, lm_op(self->fd, &op));
+}
+
+TEST_F(lru, iter_and_contains_keep_order)
+{
+	struct lockmap_ioc_iter it;
+	unsigned char buf[512];
+
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 0, 4));
+	memset(&it, 0, sizeof(it));
+	it.size = sizeof(it);
+	it.map_id = self->id;
+	it.max_records = LOCKMAP_ITER_MAX_RECORDS;
+	it.buf = lm_ptr(buf);
+	it.buf_size = sizeof(buf);
+	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_ITER, &it));
+	EXPECT_EQ(4, it.nr_records);
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "k0", 0));
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 4, 5));
+	EXPECT_EQ(0x1eU, present(self->fd, self->id));
+}
+
+TEST_F(lru, pop_returns_oldest_first)
+{
+	struct lockmap_ioc_pop p;
+	char key[16], val[16], want[16];
+	int i;
+
+	ASSERT_EQ(0, put_keys(self->fd, self->id, 0, 4));
+	ASSERT_EQ(2, lm_get(self->fd, self->id, "k1", val, sizeof(val)));
+	/* order now k0 k2 k3 k1 */
+	for (i = 0; i < 4; i++) {
+		static const int order[] = { 0, 2, 3, 1 };
+
+		memset(&p, 0, sizeof(p));
+		p.size = sizeof(p);
+		p.map_id = self->id;
+		p.key = lm_ptr(key);
+		p.key_size = sizeof(key);
+		p.value = lm_ptr(val);
+		p.value_size = sizeof(val);
+		ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_POP_LRU, &p));
+		EXPECT_EQ(LOCKMAP_OUT_FOUND, p.out_flags);
+		snprintf(want, sizeof(want), "k%d", order[i]);
+		ASSERT_EQ(strlen(want), p.key_len);
+		ASSERT_EQ(strlen(want), p.value_len);
+		EXPECT_EQ(0, memcmp(key, want, p.key_len));
+		EXPECT_EQ(0, memcmp(val, want, p.value_len));
+		EXPECT_EQ(3 - i, lm_len(self->fd, self->id));
+	}
+	EXPECT_EQ(-ENOENT, lm_ioctl(self->fd, LOCKMAP_IOC_POP_LRU, &p));
+}
+
+TEST_F(lru, pop_truncates_but_removes)
+{
+	struct lockmap_ioc_pop p;
+	char key[2], val[2];
+
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "longkey", "longvalue"));
+	memset(&p, 0, sizeof(p));
+	p.size = sizeof(p);
+	p.map_id = self->id;
+	p.key = lm_ptr(key);
+	p.key_size = sizeof(key);
+	p.value = lm_ptr(val);
+	p.value_size = sizeof(val);
+	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_POP_LRU, &p));
+	EXPECT_EQ(LOCKMAP_OUT_FOUND | LOCKMAP_OUT_TRUNCATED, p.out_flags);
+	EXPECT_EQ(7, p.key_len);
+	EXPECT_EQ(9, p.value_len);
+	EXPECT_EQ(0, memcmp(key, "lo", 2));
+	EXPECT_EQ(0, memcmp(val, "lo", 2));
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+	/* no value buffer at all */
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "k", "v"));
+	p.value = 0;
+	p.value_size = 0;
+	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_POP_LRU, &p));
+	EXPECT_EQ(1, p.key_len);
+	EXPECT_EQ(1, p.value_len);
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+}
+
+TEST(set_capacity_shrinks_lazily)
+{
+	struct lockmap_ioc_stats st;
+	int fd = lm_open(), id;
+	__u64 cap = 2;
+
+	ASSERT_LE(0, fd);
+	id = lru_create(fd, 8, 16, 0);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, put_keys(fd, id, 0, 8));
+	ASSERT_EQ(0, lm_map_cmd(fd, LOCKMAP_IOC_SET_CAPACITY, id, &cap));
+	ASSERT_EQ(0, lm_stats(fd, id, &st));
+	EXPECT_EQ(2, st.capacity);
+	/* lazily: nothing evicted until the next insertion */
+	EXPECT_EQ(8, lm_len(fd, id));
+	ASSERT_EQ(0, put_keys(fd, id, 8, 9));
+	EXPECT_EQ(2, lm_len(fd, id));
+	EXPECT_EQ(0x180U, present(fd, id));
+	/* growing again keeps more */
+	cap = 5;
+	ASSERT_EQ(0, lm_map_cmd(fd, LOCKMAP_IOC_SET_CAPACITY, id, &cap));
+	ASSERT_EQ(0, put_keys(fd, id, 9, 14));
+	EXPECT_EQ(5, lm_len(fd, id));
+	EXPECT_EQ(0x3e00U, present(fd, id));
+	cap = 0;
+	EXPECT_EQ(-EINVAL, lm_map_cmd(fd, LOCKMAP_IOC_SET_CAPACITY, id, &cap));
+	close(fd);
+}
+
+TEST(max_evict_bounds_one_insertion)
+{
+	int fd = lm_open(), id;
+	__u64 cap = 2;
+
+	ASSERT_LE(0, fd);
+	id = lru_create(fd, 6, 1, 0);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, put_keys(fd, id, 0, 6));
+	ASSERT_EQ(0, lm_map_cmd(fd, LOCKMAP_IOC_SET_CAPACITY, id, &cap));
+	/* at most one eviction per insertion: the shard shrinks step by step */
+	ASSERT_EQ(0, put_keys(fd, id, 6, 7));
+	EXPECT_EQ(6, lm_len(fd, id));
+	ASSERT_EQ(0, put_keys(fd, id, 7, 8));
+	EXPECT_EQ(6, lm_len(fd, id));
+	close(fd);
+}
+
+/* A child with its own file holds @nr keys "k<i>" of map @id for @usec. */
+static pid_t hold_keys(int id, int nr, long long usec)
+{
+	struct lockmap_ioc_key keys[8];
+	struct lockmap_ioc_batch b;
+	static char names[8][8];
+	pid_t pid = fork();
+	int fd, i;
+
+	if (pid)
+		return pid;
+	fd = lm_open();
+	if (fd < 0 || lm_attach(fd, id, NULL) != id)
+		_exit(2);
+	for (i = 0; i < nr; i++) {
+		snprintf(names[i], sizeof(names[i]), "k%d", i);
+		keys[i].key = lm_ptr(names[i]);
+		keys[i].len = strlen(names[i]);
+	}
+	lm_batch_init(&b, id, keys, nr, NULL, 0);
+	b.hold_usec = usec;
+	_exit(lm_batch(fd, &b) ? 1 : 0);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(eviction_skips_held_keys)
+{
+	struct lockmap_ioc_stats st;
+	int fd = lm_open(), id;
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	id = lru_create(fd, 2, 4, 0);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, put_keys(fd, id, 0, 2));
+	pid = hold_keys(id, 2, 1500000);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(fd, id, "k0", 20000000));
+	ASSERT_EQ(0, lm_wait_held(fd, id, "k1", 20000000));
+	/* every candidate is held: the shard may go over capacity */
+	ASSERT_EQ(0, put_keys(fd, id, 2, 3));
+	EXPECT_EQ(3, lm_len(fd, id));
+	ASSERT_EQ(0, lm_stats(fd, id, &st));
+	EXPECT_LE(1, st.evict_skipped);
+	EXPECT_EQ(0, st.evictions);
+	EXPECT_EQ(0, wait_exit(pid));
+	/* held keys were never evicted; once free, the shard catches up */
+	EXPECT_EQ(0x7U, present(fd, id));
+	ASSERT_EQ(0, put_keys(fd, id, 3, 4));
+	EXPECT_EQ(2, lm_len(fd, id));
+	close(fd);
+}
+
+TEST(pop_skips_held_keys)
+{
+	struct lockmap_ioc_pop p;
+	int fd = lm_open(), id;
+	char key[8];
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	id = lru_create(fd, 4, 0, 0);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, put_keys(fd, id, 0, 2));
+	pid = hold_keys(id, 2, 1500000);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, lm_wait_held(fd, id, "k0", 20000000));
+	ASSERT_EQ(0, lm_wait_held(fd, id, "k1", 20000000));
+	memset(&p, 0, sizeof(p));
+	p.size = sizeof(p);
+	p.map_id = id;
+	p.key = lm_ptr(key);
+	p.key_size = sizeof(key);
+	/* both keys held: nothing to pop, and pop does not wait */
+	EXPECT_EQ(-ENOENT, lm_ioctl(fd, LOCKMAP_IOC_POP_LRU, &p));
+	EXPECT_EQ(2, lm_len(fd, id));
+	ASSERT_EQ(0, put_keys(fd, id, 2, 3));
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_POP_LRU, &p));
+	EXPECT_EQ(0, memcmp(key, "k2", 2));
+	EXPECT_EQ(0, wait_exit(pid));
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_POP_LRU, &p));
+	close(fd);
+}
+
+TEST(lru_with_many_shards)
+{
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_stats st;
+	int fd = lm_open();
+
+	ASSERT_LE(0, fd);
+	lm_create_init(&c, LOCKMAP_CREATE_LRU, 64, NULL);
+	c.nr_shards = 8;
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
+	ASSERT_EQ(0, put_keys(fd, c.map_id, 0, 32));
+	ASSERT_EQ(0, lm_stats(fd, c.map_id, &st));
+	EXPECT_EQ(8, st.nr_shards);
+	/* each shard keeps its share, 64 / 8 = 8, so at most 64 in all */
+	{
+		char key[16];
+		int i;
+
+		for (i = 32; i < 400; i++) {
+			snprintf(key, sizeof(key), "k%d", i);
+			ASSERT_EQ(0, lm_puts(fd, c.map_id, key, "v"));
+		}
+	}
+	EXPECT_GE(64, lm_len(fd, c.map_id));
+	EXPECT_LE(32, lm_len(fd, c.map_id));
+	ASSERT_EQ(0, lm_stats(fd, c.map_id, &st));
+	EXPECT_EQ(400, st.len + st.evictions);
+	close(fd);
+}
+
+TEST(shrinker_gives_values_back)
+{
+	struct lockmap_ioc_stats st;
+	int fd = lm_open(), id, dc, i;
+	char key[16], val[512];
+
+	ASSERT_LE(0, fd);
+	id = lru_create(fd, 1000, 0, LOCKMAP_CREATE_SHRINKER);
+	ASSERT_LT(0, id);
+	memset(val, 'v', sizeof(val));
+	for (i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ASSERT_EQ(0, lm_put(fd, id, key, val, sizeof(val)));
+	}
+	/* drop_caches asks every shrinker to scan */
+	dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (dc < 0)
+		SKIP(close(fd); return, "no /proc/sys/vm/drop_caches");
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(2, write(dc, "2\n", 2));
+	close(dc);
+	ASSERT_EQ(0, lm_stats(fd, id, &st));
+	EXPECT_EQ(1000, st.len + st.evictions);
+	TH_LOG("after drop_caches: %llu values kept, %llu given back",
+	       (unsigned long long)st.len, (unsigned long long)st.evictions);
+	/* the map still works */
+	EXPECT_EQ(0, lm_puts(fd, id, "after", "shrink"));
+	EXPECT_EQ(1, lm_contains(fd, id, "after", 0));
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

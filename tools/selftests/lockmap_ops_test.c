@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/lockmap: every ioctl and every operation, one behaviour per case.
+ * Contention, signals and the LRU policy have their own binaries.
+ */
+#define _GNU_SOURCE
+#include <sys/wait.h>
+#include "kselftest_harness.h"
+#include "lockmap_helpers.h"
+
+FIXTURE(map) {
+	int fd;
+	int id;
+};
+
+FIXTURE_SETUP(map)
+{
+	self->fd = lm_open();
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", LM_DEV, strerror(-self->fd));
+	self->id = lm_create(self->fd, 0, 0, NULL);
+	ASSERT_LT(0, self->id);
+}
+
+FIXTURE_TEARDOWN(map)
+{
+	close(self->fd);
+}
+
+TEST(create_reports_limits)
+{
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_stats st;
+	int fd = lm_open();
+
+	ASSERT_LE(0, fd);
+	lm_create_init(&c, 0, 0, "ops-limits");
+	c.max_value_len = 100;
+	c.max_entries = 50;
+	c.nr_shards = 4;
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
+	ASSERT_NE(0, c.map_id);
+	ASSERT_EQ(0, lm_stats(fd, c.map_id, &st));
+	EXPECT_STREQ("ops-limits", (char *)st.name);
+	EXPECT_EQ(0, st.map_flags);
+	EXPECT_EQ(0, st.len);
+	EXPECT_EQ(0, st.slots);
+	EXPECT_EQ(0, st.capacity);
+	EXPECT_EQ(50, st.max_entries);
+	EXPECT_EQ(4, st.nr_shards);
+	EXPECT_EQ(0, st.key_len);
+	EXPECT_EQ(lm_param("max_key_len", LOCKMAP_DEFAULT_MAX_KEY_LEN),
+		  st.max_key_len);
+	EXPECT_EQ(100, st.max_value_len);
+	EXPECT_EQ(1, st.nr_files);
+	EXPECT_EQ(0, st.reserved[0] | st.reserved[1] | st.reserved[2] |
+		  st.reserved[3]);
+	close(fd);
+}
+
+TEST(create_defaults)
+{
+	struct lockmap_ioc_stats st;
+	int fd = lm_open(), id;
+
+	ASSERT_LE(0, fd);
+	id = lm_create(fd, LOCKMAP_CREATE_RT_MUTEX, 0, NULL);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, lm_stats(fd, id, &st));
+	EXPECT_EQ(LOCKMAP_CREATE_RT_MUTEX, st.map_flags);
+	EXPECT_EQ(0, st.name[0]);
+	EXPECT_EQ(lm_param("max_entries", LOCKMAP_DEFAULT_MAX_ENTRIES),
+		  st.max_entries);
+	EXPECT_EQ(lm_param("max_value_len", LOCKMAP_DEFAULT_MAX_VALUE_LEN),
+		  st.max_value_len);
+	/* nr_shards defaults to a power of two */
+	EXPECT_NE(0, st.nr_shards);
+	EXPECT_EQ(0, st.nr_shards & (st.nr_shards - 1));
+	ASSERT_EQ(0, lm_puts(fd, id, "k", "v"));
+	close(fd);
+}
+
+TEST(name_unique_while_alive)
+{
+	int a = lm_open(), b = lm_open();
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_LT(0, lm_create(a, 0, 0, "ops-uniq"));
+	EXPECT_EQ(-EEXIST, lm_create(b, 0, 0, "ops-uniq"));
+	EXPECT_EQ(-EEXIST, lm_create(a, 0, 0, "ops-uniq"));
+	close(a);
+	/* the last file closed: the name is free again */
+	EXPECT_LT(0, lm_create(b, 0, 0, "ops-uniq"));
+	close(b);
+}
+
+TEST(attach_by_name_and_id)
+{
+	struct lockmap_ioc_stats st;
+	int a = lm_open(), b = lm_open(), c = lm_open(), id;
+	char buf[16];
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_LE(0, c);
+	id = lm_create(a, 0, 0, "ops-attach");
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, lm_puts(a, id, "hello", "world"));
+	/* not attached yet: unusable, but STATS tells about any map */
+	EXPECT_EQ(-ENOENT, lm_get(b, id, "hello", buf, sizeof(buf)));
+	EXPECT_EQ(0, lm_stats(b, id, &st));
+	EXPECT_EQ(id, lm_attach(b, 0, "ops-attach"));
+	EXPECT_EQ(id, lm_attach(c, id, NULL));
+	EXPECT_EQ(-EEXIST, lm_attach(b, id, NULL));
+	EXPECT_EQ(-EEXIST, lm_attach(a, 0, "ops-attach"));
+	EXPECT_EQ(-ENOENT, lm_attach(b, 0, "ops-nosuch"));
+	EXPECT_EQ(-ENOENT, lm_attach(b, 0x7ffffff0, NULL));
+	ASSERT_EQ(0, lm_stats(a, id, &st));
+	EXPECT_EQ(3, st.nr_files);
+	EXPECT_EQ(5, lm_get(b, id, "hello", buf, sizeof(buf)));
+	EXPECT_STREQ("world", buf);
+	EXPECT_EQ(0, lm_puts(c, id, "from-c", "1"));
+	EXPECT_EQ(2, lm_len(a, id));
+	close(a);
+	close(b);
+	close(c);
+}
+
+TEST(detach_and_last_close_free_the_map)
+{
+	struct lockmap_ioc_stats st;
+	int a = lm_open(), b = lm_open(), id;
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	id = lm_create(a, 0, 0, "ops-detach");
+	ASSERT_LT(0, id);
+	ASSERT_EQ(id, lm_attach(b, id, NULL));
+	ASSERT_EQ(0, lm_puts(a, id, "k", "v"));
+	ASSERT_EQ(0, lm_detach(a, id));
+	EXPECT_EQ(-ENOENT, lm_detach(a, id));
+	EXPECT_EQ(-ENOENT, lm_puts(a, id, "k", "w"));
+	EXPECT_EQ(-ENOENT, lm_len(a, id));
+	/* still alive through b, with its content */
+	EXPECT_EQ(1, lm_len(b, id));
+	EXPECT_EQ(id, lm_attach(a, id, NULL));
+	ASSERT_EQ(0, lm_stats(a, id, &st));
+	EXPECT_EQ(2, st.nr_files);
+	close(b);
+	ASSERT_EQ(0, lm_stats(a, id, &st));
+	EXPECT_EQ(1, st.nr_files);
+	ASSERT_EQ(0, lm_detach(a, id));
+	/* no file has it: gone */
+	EXPECT_EQ(-ENOENT, lm_stats(a, id, &st));
+	EXPECT_EQ(-ENOENT, lm_attach(a, 0, "ops-detach"));
+	EXPECT_EQ(-ENOENT, lm_attach(a, id, NULL));
+	close(a);
+}
+
+TEST(list_pages_ascending)
+{
+	__u32 ids[4], all[LOCKMAP_LIST_MAX], got = 0;
+	struct lockmap_ioc_list l;
+	int fd = lm_open(), i, j, found;
+
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 4; i++) {
+		ids[i] = lm_create(fd, 0, 0, NULL);
+		ASSERT_LT(0, (int)ids[i]);
+	}
+	/* two ids a call, continuing after the last one */
+	memset(&l, 0, sizeof(l));
+	l.size = sizeof(l);
+	for (;;) {
+		__u32 page[2];
+
+		l.ids = lm_ptr(page);
+		l.nr = 2;
+		ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_LIST, &l));
+		ASSERT_LE(l.nr, 2);
+		for (j = 0; j < (int)l.nr; j++) {
+			ASSERT_LT(got, LOCKMAP_LIST_MAX);
+			if (got)
+				EXPECT_LT(all[got - 1], page[j]);
+			all[got++] = page[j];
+		}
+		if (l.nr < 2)
+			break;
+		l.start_id = page[1] + 1;
+	}
+	for (i = 0; i < 4; i++) {
+		for (found = 0, j = 0; j < (int)got; j++)
+			found += all[j] == ids[i];
+		EXPECT_EQ(1, found) TH_LOG("map %u listed %d times", ids[i], found);
+	}
+	close(fd);
+}
+
+TEST_F(map, insert_get_remove)
+{
+	struct lockmap_ioc_op op;
+	char buf[32];
+
+	EXPECT_EQ(-ENOENT, lm_get(self->fd, self->id, "k", buf, sizeof(buf)));
+	lm_op_str(&op, self->id, LOCKMAP_OP_INSERT, "k");
+	op.value = lm_ptr("one");
+	op.value_len = 3;
+	op.out = lm_ptr(buf);
+	op.out_size = sizeof(buf);
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(0, op.out_flags);
+	EXPECT_EQ(0, op.out_len);
+	/* a second insert replaces and hands back the old value */
+	op.value = lm_ptr("two!");
+	op.value_len = 4;
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(LOCKMAP_OUT_FOUND, op.out_flags);
+	EXPECT_EQ(3, op.out_len);
+	EXPECT_EQ(0, memcmp(buf, "one", 3));
+	EXPECT_EQ(4, lm_get(self->fd, self->id, "k", buf, sizeof(buf)));
+	EXPECT_STREQ("two!", buf);
+	EXPECT_EQ(1, lm_len(self->fd, self->id));
+	/* remove returns the value */
+	lm_op_str(&op, self->id, LOCKMAP_OP_REMOVE, "k");
+	op.out = lm_ptr(buf);
+	op.out_size = sizeof(buf);
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(LOCKMAP_OUT_FOUND, op.out_flags);
+	EXPECT_EQ(4, op.out_len);
+	EXPECT_STREQ("two!", buf);
+	EXPECT_EQ(-ENOENT, lm_del(self->fd, self->id, "k"));
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+}
+
+TEST_F(map, absent_ok)
+{
+	struct lockmap_ioc_op op;
+	static const __u32 codes[] = {
+		LOCKMAP_OP_GET, LOCKMAP_OP_PEEK, LOCKMAP_OP_REMOVE,
+	};
+	char buf[8];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		lm_op_str(&op, self->id, codes[i], "nope");
+		op.out = lm_ptr(buf);
+		op.out_size = sizeof(buf);
+		EXPECT_EQ(-ENOENT, lm_op(self->fd, &op));
+		op.flags = LOCKMAP_OPF_ABSENT_OK;
+		EXPECT_EQ(0, lm_op(self->fd, &op)) TH_LOG("op %u", codes[i]);
+		EXPECT_EQ(0, op.out_flags);
+		EXPECT_EQ(0, op.out_len);
+	}
+	/* the failed and absent-ok operations left nothing behind */
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+	{
+		struct lockmap_ioc_stats st;
+
+		ASSERT_EQ(0, lm_stats(self->fd, self->id, &st));
+		EXPECT_EQ(0, st.slots);
+	}
+}
+
+TEST_F(map, get_truncates)
+{
+	struct lockmap_ioc_op op;
+	char buf[8];
+
+	memset(buf, 'x', sizeof(buf));
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "k", "0123456789"));
+	lm_op_str(&op, self->id, LOCKMAP_OP_GET, "k");
+	op.out = lm_ptr(buf);
+	op.out_size = 4;
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(LOCKMAP_OUT_FOUND | LOCKMAP_OUT_TRUNCATED, op.out_flags);
+	EXPECT_EQ(10, op.out_len);
+	EXPECT_EQ(0, memcmp(buf, "0123xxxx", 8));
+	/* no output buffer: just the length */
+	op.out = 0;
+	op.out_size = 0;
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(10, op.out_len);
+	EXPECT_TRUE(op.out_flags & LOCKMAP_OUT_FOUND);
+}
+
+TEST_F(map, empty_value_is_present)
+{
+	char buf[4];
+
+	ASSERT_EQ(0, lm_put(self->fd, self->id, "e", NULL, 0));
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "e", 0));
+	EXPECT_EQ(0, lm_get(self->fd, self->id, "e", buf, sizeof(buf)));
+	EXPECT_EQ(1, lm_len(self->fd, self->id));
+}
+
+TEST_F(map, binary_keys_and_values)
+{
+	unsigned char key[300], val[1000], out[1000];
+	struct lockmap_ioc_op op;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = i * 7;
+	for (i = 0; i < sizeof(val); i++)
+		val[i] = i * 13 + 1;
+	lm_op_init(&op, self->id, LOCKMAP_OP_INSERT, key, sizeof(key));
+	op.value = lm_ptr(val);
+	op.value_len = sizeof(val);
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	/* a prefix of the key is another key */
+	lm_op_init(&op, self->id, LOCKMAP_OP_CONTAINS, key, sizeof(key) - 1);
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(0, op.result);
+	lm_op_init(&op, self->id, LOCKMAP_OP_GET, key, sizeof(key));
+	op.out = lm_ptr(out);
+	op.out_size = sizeof(out);
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(sizeof(val), op.out_len);
+	EXPECT_EQ(0, memcmp(val, out, sizeof(val)));
+}
+
+TEST_F(map, contains)
+{
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "c", 0));
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "c", "1"));
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "c", 0));
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "c", LOCKMAP_OPF_NOWAIT));
+	ASSERT_EQ(0, lm_del(self->fd, self->id, "c"));
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "c", 0));
+}
+
+TEST_F(map, set_if_absent)
+{
+	struct lockmap_ioc_op op;
+	char buf[8];
+
+	lm_op_str(&op, self->id, LOCKMAP_OP_SET_IF_ABSENT, "s");
+	op.value = lm_ptr("first");
+	op.value_len = 5;
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	op.value = lm_ptr("second");
+	op.value_len = 6;
+	op.out = lm_ptr(buf);
+	op.out_size = sizeof(buf);
+	EXPECT_EQ(-EEXIST, lm_op(self->fd, &op));
+	EXPECT_EQ(5, lm_get(self->fd, self->id, "s", buf, sizeof(buf)));
+	EXPECT_STREQ("first", buf);
+}
+
+TEST_F(map, compare_and_set)
+{
+	struct lockmap_ioc_op op;
+	char buf[8];
+
+	lm_op_str(&op, self->id, LOCKMAP_OP_CAS, "c");
+	op.expected = lm_ptr("old");
+	op.expected_len = 3;
+	op.value = lm_ptr("new");
+	op.value_len = 3;
+	EXPECT_EQ(-ENOENT, lm_op(self->fd, &op));
+	/* absent-ok does not make a CAS of an absent key succeed */
+	op.flags = LOCKMAP_OPF_ABSENT_OK;
+	EXPECT_NE(0, lm_op(self->fd, &op));
+	op.flags = 0;
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "c", 0));
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "c", "other"));
+	EXPECT_EQ(-ECANCELED, lm_op(self->fd, &op));
+	EXPECT_EQ(5, lm_get(self->fd, self->id, "c", buf, sizeof(buf)));
+	EXPECT_STREQ("other", buf);
+	/* a prefix is not equal */
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "c", "old!"));
+	EXPECT_EQ(-ECANCELED, lm_op(self->fd, &op));
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "c", "old"));
+	op.out = lm_ptr(buf);
+	op.out_size = sizeof(buf);
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(3, lm_get(self->fd, self->id, "c", buf, sizeof(buf)));
+	EXPECT_STREQ("new", buf);
+	/* CAS from and to the empty value */
+	lm_op_str(&op, self->id, LOCKMAP_OP_CAS, "c");
+	op.expected = lm_ptr("new");
+	op.expected_len = 3;
+	ASSERT_EQ(0, lm_op(self->fd, &op));
+	EXPECT_EQ(0, lm_get(self->fd, self->id, "c", buf, sizeof(buf)));
+}
+
+TEST_F(map, add_counter)
+{
+	__u64 r = 0, v = 0;
+
+	EXPECT_EQ(0, lm_add(self->fd, self->id, "n", 5, &r));
+	EXPECT_EQ(5, r);
+	EXPECT_EQ(0, lm_add(self->fd, self->id, "n", -2, &r));
+	EXPECT_EQ(3, r);
+	EXPECT_EQ(0, lm_counter(self->fd, self->id, "n", &v));
+	EXPECT_EQ(3, v);
+	/* modulo 2^64 */
+	EXPECT_EQ(0, lm_add(self->fd, self->id, "n", -4, &r));
+	EXPECT_EQ(~0ULL, r);
+	EXPECT_EQ(0, lm_add(self->fd, self->id, "n", 1, &r));
+	EXPECT_EQ(0, r);
+	/* a value that is not 8 bytes is no counter */
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "s", "abc"));
+	EXPECT_EQ(-EINVAL, lm_add(self->fd, self->id, "s", 1, &r));
+	EXPECT_EQ(3, lm_get(self->fd, self->id, "s", NULL, 0));
+}
+
+TEST(append_and_limit)
+{
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_op op;
+	int fd = lm_open();
+	char buf[32];
+
+	ASSERT_LE(0, fd);
+	lm_create_init(&c, 0, 0, NULL);
+	c.max_value_len = 10;
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
+	lm_op_str(&op, c.map_id, LOCKMAP_OP_APPEND, "a");
+	op.value = lm_ptr("abcd");
+	op.value_len = 4;
+	ASSERT_EQ(0, lm_op(fd, &op));
+	EXPECT_EQ(4, op.result);
+	ASSERT_EQ(0, lm_op(fd, &op));
+	EXPECT_EQ(8, op.result);
+	/* 12 > max_value_len: refused, value unchanged */
+	EXPECT_EQ(-E2BIG, lm_op(fd, &op));
+	EXPECT_EQ(8, lm_get(fd, c.map_id, "a", buf, sizeof(buf)));
+	EXPECT_STREQ("abcdabcd", buf);
+	EXPECT_EQ(-E2BIG, lm_puts(fd, c.map_id, "b", "0123456789X"));
+	EXPECT_EQ(0, lm_puts(fd, c.map_id, "b", "0123456789"));
+	close(fd);
+}
+
+TEST_F(map, len_and_clear)
+{
+	struct lockmap_ioc_map m;
+	char key[16];
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ASSERT_EQ(0, lm_puts(self->fd, self->id, key, key));
+	}
+	EXPECT_EQ(100, lm_len(self->fd, self->id));
+	memset(&m, 0, sizeof(m));
+	m.size = sizeof(m);
+	m.map_id = self->id;
+	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_CLEAR, &m));
+	EXPECT_EQ(100, m.value);
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "k5", 0));
+	m.value = 0;
+	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_CLEAR, &m));
+	EXPECT_EQ(0, m.value);
+}
+
+/* Walks the whole map with ITER; counts[i] += 1 for each key "k<i>". */
+static int iter_all(int fd, __u32 id, __u32 max_records, size_t buf_size,
+		    int *counts, int nr, int *calls)
+{
+	struct lockmap_ioc_iter it;
+	unsigned char *buf = malloc(buf_size);
+	int ret = 0;
+
+	memset(&it, 0, sizeof(it));
+	it.size = sizeof(it);
+	it.map_id = id;
+	it.max_records = max_records;
+	it.buf = lm_ptr(buf);
+	it.buf_size = buf_size;
+	*calls = 0;
+	while (it.cursor != LOCKMAP_ITER_END) {
+		size_t off = 0;
+		__u32 r;
+
+		ret = lm_ioctl(fd, LOCKMAP_IOC_ITER, &it);
+		if (ret)
+			break;
+		if (++*calls > 100000 || it.nr_records > max_records ||
+		    it.buf_len > buf_size) {
+			ret = -ERANGE;
+			break;
+		}
+		for (r = 0; r < it.nr_records; r++) {
+			struct lockmap_ioc_record rec;
+			char key[32], val[32];
+			int i;
+
+			memcpy(&rec, buf + off, sizeof(rec));
+			if (rec.key_len >= sizeof(key) ||
+			    rec.value_len >= sizeof(val)) {
+				ret = -ERANGE;
+				goto out;
+			}
+			memcpy(key, buf + off + sizeof(rec), rec.key_len);
+			key[rec.key_len] = 0;
+			memcpy(val, buf + off + sizeof(rec) + rec.key_len,
+			       rec.value_len);
+			val[rec.value_len] = 0;
+			off += sizeof(rec) + rec.key_len + rec.value_len;
+			off = (off + 7) & ~(size_t)7;
+			if (sscanf(key, "k%d", &i) != 1 || i < 0 || i >= nr ||
+			    strcmp(key, val)) {
+				ret = -EBADMSG;
+				goto out;
+			}
+			counts[i]++;
+		}
+		if (off > it.buf_len + 7) {
+			ret = -ERANGE;
+			break;
+		}
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+TEST_F(map, iter_returns_each_key_once)
+{
+	int counts[300] = { 0 }, i, calls;
+	char key[16];
+
+	for (i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ASSERT_EQ(0, lm_puts(self->fd, self->id, key, key));
+	}
+	ASSERT_EQ(0, iter_all(self->fd, self->id, 7, 4096, counts, 300, &calls));
+	EXPECT_LE(300 / 7, calls);
+	for (i = 0; i < 300; i++)
+		EXPECT_EQ(1, counts[i]) TH_LOG("key k%d seen %d times", i, counts[i]);
+	/* a buffer that fits one record at a time works too */
+	memset(counts, 0, sizeof(counts));
+	ASSERT_EQ(0, iter_all(self->fd, self->id, LOCKMAP_ITER_MAX_RECORDS, 40,
+			      counts, 300, &calls));
+	EXPECT_LE(300, calls);
+	for (i = 0; i < 300; i++)
+		EXPECT_EQ(1, counts[i]);
+}
+
+TEST_F(map, iter_empty_and_small_buffer)
+{
+	struct lockmap_ioc_iter it;
+	unsigned char buf[64];
+	int counts[1], calls;
+	char big[200];
+
+	ASSERT_EQ(0, iter_all(self->fd, self->id, 10, 64, counts, 1, &calls));
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "big", big));
+	memset(&it, 0, sizeof(it));
+	it.size = sizeof(it);
+	it.map_id = self->id;
+	it.max_records = 1;
+	it.buf = lm_ptr(buf);
+	it.buf_size = sizeof(buf);
+	EXPECT_EQ(-EMSGSIZE, lm_ioctl(self->fd, LOCKMAP_IOC_ITER, &it));
+}
+
+TEST(fixed_key_length)
+{
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_stats st;
+	int fd = lm_open();
+	char buf[8];
+
+	ASSERT_LE(0, fd);
+	lm_create_init(&c, 0, 0, NULL);
+	c.key_len = 8;
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
+	ASSERT_EQ(0, lm_stats(fd, c.map_id, &st));
+	EXPECT_EQ(8, st.key_len);
+	EXPECT_EQ(0, lm_puts(fd, c.map_id, "12345678", "v"));
+	EXPECT_EQ(-EINVAL, lm_puts(fd, c.map_id, "1234567", "v"));
+	EXPECT_EQ(-EINVAL, lm_puts(fd, c.map_id, "123456789", "v"));
+	EXPECT_EQ(1, lm_get(fd, c.map_id, "12345678", buf, sizeof(buf)));
+	close(fd);
+}
+
+TEST_F(map, batch_applies_in_order)
+{
+	struct lockmap_ioc_op ops[4];
+	struct lockmap_ioc_batch b;
+	char out[16];
+
+	lm_op_str(&ops[0], self->id, LOCKMAP_OP_INSERT, "a");
+	ops[0].value = lm_ptr("x");
+	ops[0].value_len = 1;
+	lm_op_str(&ops[1], 0, LOCKMAP_OP_APPEND, "a");
+	ops[1].value = lm_ptr("yz");
+	ops[1].value_len = 2;
+	lm_op_str(&ops[2], self->id, LOCKMAP_OP_ADD, "n");
+	ops[2].num = 40;
+	lm_op_str(&ops[3], self->id, LOCKMAP_OP_GET, "a");
+	ops[3].out = lm_ptr(out);
+	ops[3].out_size = sizeof(out);
+	lm_batch_init(&b, self->id, NULL, 0, ops, 4);
+	ASSERT_EQ(0, lm_batch(self->fd, &b));
+	EXPECT_EQ(3, ops[1].result);
+	EXPECT_EQ(40, ops[2].result);
+	EXPECT_EQ(3, ops[3].out_len);
+	EXPECT_EQ(LOCKMAP_OUT_FOUND, ops[3].out_flags);
+	EXPECT_EQ(0, memcmp(out, "xyz", 3));
+	EXPECT_EQ(2, lm_len(self->fd, self->id));
+}
+
+TEST_F(map, batch_all_or_nothing)
+{
+	struct lockmap_ioc_op ops[3];
+	struct lockmap_ioc_batch b;
+	__u64 v;
+
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "y", "yes"));
+	lm_op_str(&ops[0], self->id, LOCKMAP_OP_INSERT, "x");
+	ops[0].value = lm_ptr("1");
+	ops[0].value_len = 1;
+	lm_op_str(&ops[1], self->id, LOCKMAP_OP_ADD, "n");
+	ops[1].num = 1;
+	lm_op_str(&ops[2], self->id, LOCKMAP_OP_CAS, "y");
+	ops[2].expected = lm_ptr("no");
+	ops[2].expected_len = 2;
+	lm_batch_init(&b, self->id, NULL, 0, ops, 3);
+	EXPECT_EQ(-ECANCELED, lm_batch(self->fd, &b));
+	EXPECT_EQ(2, b.failed_index);
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "x", 0));
+	EXPECT_EQ(-ENOENT, lm_counter(self->fd, self->id, "n", &v));
+	EXPECT_EQ(1, lm_len(self->fd, self->id));
+	/* an op that fails because of an earlier one in the same batch */
+	lm_op_str(&ops[2], self->id, LOCKMAP_OP_SET_IF_ABSENT, "x");
+	EXPECT_EQ(-EEXIST, lm_batch(self->fd, &b));
+	EXPECT_EQ(2, b.failed_index);
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "x", 0));
+	/* remove then get within one batch */
+	lm_op_str(&ops[0], self->id, LOCKMAP_OP_REMOVE, "y");
+	lm_op_str(&ops[1], self->id, LOCKMAP_OP_GET, "y");
+	b.nr_ops = 2;
+	EXPECT_EQ(-ENOENT, lm_batch(self->fd, &b));
+	EXPECT_EQ(1, b.failed_index);
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "y", 0));
+	/* success writes failed_index too? only on error; an ok batch */
+	ops[1].flags = LOCKMAP_OPF_ABSENT_OK;
+	ASSERT_EQ(0, lm_batch(self->fd, &b));
+	EXPECT_EQ(0, ops[1].out_flags);
+	EXPECT_EQ(0, lm_len(self->fd, self->id));
+}
+
+TEST_F(map, batch_duplicate_keys)
+{
+	struct lockmap_ioc_key keys[3] = {
+		{ lm_ptr("d"), 1 }, { lm_ptr("d"), 1 }, { lm_ptr("e"), 1 },
+	};
+	struct lockmap_ioc_op ops[3];
+	struct lockmap_ioc_batch b;
+
+	lm_op_str(&ops[0], self->id, LOCKMAP_OP_ADD, "d");
+	ops[0].num = 1;
+	lm_op_str(&ops[1], self->id, LOCKMAP_OP_ADD, "d");
+	ops[1].num = 1;
+	lm_op_str(&ops[2], self->id, LOCKMAP_OP_ADD, "e");
+	ops[2].num = 7;
+	lm_batch_init(&b, self->id, keys, 3, ops, 3);
+	ASSERT_EQ(0, lm_batch(self->fd, &b));
+	EXPECT_EQ(2, ops[1].result);
+	EXPECT_EQ(7, ops[2].result);
+	/* keys only locked, never given a value, leave nothing behind */
+	keys[0].key = lm_ptr("only-locked");
+	keys[0].len = 11;
+	lm_batch_init(&b, self->id, keys, 1, NULL, 0);
+	ASSERT_EQ(0, lm_batch(self->fd, &b));
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "only-locked", 0));
+	EXPECT_EQ(2, lm_len(self->fd, self->id));
+}
+
+TEST_F(map, hold_sleeps_then_applies)
+{
+	long long t0, dt;
+	char buf[8];
+
+	t0 = lm_now_us();
+	ASSERT_EQ(0, lm_hold(self->fd, self->id, "h", 100000, "done"));
+	dt = lm_now_us() - t0;
+	EXPECT_LE(100000, dt);
+	EXPECT_EQ(4, lm_get(self->fd, self->id, "h", buf, sizeof(buf)));
+	EXPECT_STREQ("done", buf);
+	/* a hold without an operation changes nothing */
+	ASSERT_EQ(0, lm_hold(self->fd, self->id, "g", 1000, NULL));
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "g", 0));
+}
+
+TEST_F(map, nowait_sees_busy)
+{
+	struct lockmap_ioc_key k = { lm_ptr("busy"), 4 };
+	struct lockmap_ioc_batch b;
+	struct lockmap_ioc_op op;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(lm_hold(self->fd, self->id, "busy", 1500000, "held") ? 1 : 0);
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "busy", 10000000));
+	lm_op_str(&op, self->id, LOCKMAP_OP_INSERT, "busy");
+	op.flags = LOCKMAP_OPF_NOWAIT;
+	EXPECT_EQ(-EBUSY, lm_op(self->fd, &op));
+	lm_batch_init(&b, self->id, &k, 1, NULL, 0);
+	b.flags = LOCKMAP_BATCH_NOWAIT;
+	EXPECT_EQ(-EBUSY, lm_batch(self->fd, &b));
+	/* other keys are free */
+	op.key = lm_ptr("free");
+	EXPECT_EQ(0, lm_op(self->fd, &op));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	/* now the holder's insert is there and the key is free */
+	EXPECT_EQ(4, lm_get(self->fd, self->id, "busy", NULL, 0));
+	EXPECT_EQ(0, lm_batch(self->fd, &b));
+}
+
+TEST(shared_between_processes)
+{
+	int fd = lm_open(), id, status;
+	char buf[16];
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	id = lm_create(fd, 0, 0, "ops-shared");
+	ASSERT_LT(0, id);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int cfd = lm_open();
+
+		if (cfd < 0 || lm_attach(cfd, 0, "ops-shared") != id ||
+		    lm_puts(cfd, id, "child", "was here"))
+			_exit(1);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(8, lm_get(fd, id, "child", buf, sizeof(buf)));
+	close(fd);
+}
+
+TEST(plain_map_refuses_lru_ops)
+{
+	struct lockmap_ioc_pop p;
+	int fd = lm_open(), id;
+	__u64 cap = 10;
+	char key[8];
+
+	ASSERT_LE(0, fd);
+	id = lm_create(fd, 0, 0, NULL);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, lm_puts(fd, id, "k", "v"));
+	memset(&p, 0, sizeof(p));
+	p.size = sizeof(p);
+	p.map_id = id;
+	p.key = lm_ptr(key);
+	p.key_size = sizeof(key);
+	EXPECT_EQ(-EINVAL, lm_ioctl(fd, LOCKMAP_IOC_POP_LRU, &p));
+	EXPECT_EQ(-EINVAL, lm_map_cmd(fd, LOCKMAP_IOC_SET_CAPACITY, id, &cap));
+	EXPECT_EQ(1, lm_len(fd, id));
+	close(fd);
+}
+
+TEST(larger_struct_with_zero_tail)
+{
+	/* newer userspace: a bigger struct whose extra bytes are zero */
+	struct {
+		struct lockmap_ioc_op op;
+		__u64 future[4];
+	} big;
+	int fd = lm_open(), id;
+
+	ASSERT_LE(0, fd);
+	id = lm_create(fd, 0, 0, NULL);
+	ASSERT_LT(0, id);
+	memset(&big, 0, sizeof(big));
+	lm_op_str(&big.op, id, LOCKMAP_OP_INSERT, "k");
+	big.op.size = sizeof(big);
+	ASSERT_EQ(0, lm_op(fd, &big.op));
+	EXPECT_EQ(1, lm_contains(fd, id, "k", 0));
+	/* the size bits of the command number are not what counts */
+	lm_op_str(&big.op, id, LOCKMAP_OP_CONTAINS, "k");
+	ASSERT_EQ(0, lm_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, LOCKMAP_IOC_MAGIC,
+				       _IOC_NR(LOCKMAP_IOC_OP), 16), &big.op));
+	EXPECT_EQ(1, big.op.result);
+	close(fd);
+}
+
+TEST(outputs_stay_in_bounds)
+{
+	unsigned char buf[64];
+	int fd = lm_open(), id, i;
+
+	ASSERT_LE(0, fd);
+	id = lm_create(fd, 0, 0, NULL);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, lm_puts(fd, id, "k", "12345"));
+	memset(buf, 0xAA, sizeof(buf));
+	ASSERT_EQ(5, lm_get(fd, id, "k", buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "12345", 5));
+	/* lm_get wrote the NUL at 5; nothing past it was touched */
+	for (i = 6; i < (int)sizeof(buf); i++)
+		EXPECT_EQ(0xAA, buf[i]);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
