@@ -53,13 +53,17 @@ struct lm_thread {
 	struct completion done;
 	int ret;
 	bool signals;		/* allow SIGKILL/SIGUSR1 (signal tests) */
+	bool started;		/* set just before fn runs */
 };
 
 void lm_thread_start(struct kunit *test, struct lm_thread *t,
 		     int (*fn)(struct lm_thread *t), void *arg);
 /* Waits for fn to return (up to 10 s); returns false on timeout. */
 bool lm_thread_join(struct lm_thread *t);
-/* True once the thread sleeps (blocked on a lock), within 5 s. */
+/*
+ * True once fn has started and the thread sleeps (blocked on a lock), within
+ * 5 s.  Sleeps of the kthread's own start-up do not count.
+ */
 bool lm_thread_wait_blocked(struct lm_thread *t);
 
 /* Reference count of a key's entry (holders + waiters + 1 if valued). */

@@ -97,6 +97,7 @@ static int lm_thread_main(void *data)
 		allow_signal(SIGKILL);
 		allow_signal(SIGUSR1);
 	}
+	WRITE_ONCE(t->started, true);
 	t->ret = t->fn(t);
 	complete(&t->done);
 	return 0;
@@ -112,6 +113,7 @@ void lm_thread_start(struct kunit *test, struct lm_thread *t,
 {
 	t->fn = fn;
 	t->arg = arg;
+	t->started = false;
 	init_completion(&t->done);
 	t->task = kthread_create(lm_thread_main, t, "lockmap-test");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, t->task);
@@ -133,7 +135,7 @@ bool lm_thread_wait_blocked(struct lm_thread *t)
 	for (i = 0; i < 5000; i++) {
 		if (completion_done(&t->done))
 			return false;
-		if (!task_is_running(t->task))
+		if (READ_ONCE(t->started) && !task_is_running(t->task))
 			return true;
 		usleep_range(500, 1000);
 	}
