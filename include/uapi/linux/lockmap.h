@@ -40,6 +40,8 @@
  * - -ENOSPC: a limit reached at run time: entries in a map, maps per open
  *   file, maps in the system.
  * - -EMSGSIZE: an output buffer too small to return anything (ITER).
+ * - -EOVERFLOW: ITER or CLEAR met more keys sharing one hash than it can
+ *   take at once (practically never; see &struct lockmap_ioc_iter).
  * - -EFAULT: a bad user pointer.
  * - -ENOENT: no such map (or not attached to this file), or no value for a
  *   key where one is required.
@@ -120,7 +122,8 @@
  *	max_key_len; must be 0 when @key_len is set
  * @max_value_len: longest value in bytes, 0 for the module's max_value_len
  * @nr_shards: a power of two up to 1024, or 0 for the kernel's default
- * @max_evict: LRU: most evictions per insertion (0: 1); else must be 0
+ * @max_evict: LRU: most evictions per insertion, up to 1024 (0: 1); else
+ *	must be 0
  * @map_id: out: the new map's id (never 0)
  * @capacity: LRU: number of values kept (not 0, at most the map's
  *	max_entries); must be 0 without %LOCKMAP_CREATE_LRU
@@ -489,8 +492,11 @@ struct lockmap_ioc_record {
  * however the map changes, and is only meaningful for the same map.  Every
  * key that has a value during the whole iteration is returned exactly once;
  * keys inserted or removed meanwhile may or may not be.  Each key is locked
- * (waiting interruptibly, -EINTR) while its value is copied; the LRU order
- * does not change.  The order is unspecified.
+ * (waiting interruptibly) while its value is copied; the LRU order does not
+ * change.  The order is unspecified.  A signal ends the call early: -EINTR if
+ * nothing was copied yet, else success with the records so far and a cursor
+ * after them.  -EOVERFLOW (practically never) if more keys share one 32-bit
+ * hash than @max_records allows: retry with a larger @max_records.
  */
 struct lockmap_ioc_iter {
 	__u32 size;
