@@ -1196,11 +1196,16 @@ static const struct rhashtable_params bench_lm_params = {
 	.automatic_shrinking = true,
 };
 
-/* As lockmap_prepare() does it: siphash of the key, then the shard. */
-static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key)
+/*
+ * As lockmap_prepare() does it: siphash of the key, then the shard; or with
+ * @fast, siphash_1u64(), what an 8-byte fixed-length map could use.
+ */
+static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key,
+					     bool fast)
 {
 	struct lockmap_lookup l;
-	u64 hash = siphash(&key, sizeof(key), &map->seed);
+	u64 hash = fast ? siphash_1u64(key, &map->seed) :
+			  siphash(&key, sizeof(key), &map->seed);
 
 	l.key = &key;
 	l.len = sizeof(key);
@@ -1307,16 +1312,28 @@ static int bench_profile(void)
 	});
 	BENCH_PROBE("striped_mutex_update",
 		    bench_striped_update(striped, bench_key(x & mask)));
+	/* What a get without atomics (an optimistic read) would cost. */
 	BENCH_PROBE("lockmap_lookup_siphash_rcu", {
+		struct lockmap_entry *e;
+
 		rcu_read_lock();
-		bench_sink += (uintptr_t)bench_lm_lookup(lm, bench_key(x & mask));
+		e = bench_lm_lookup(lm, bench_key(x & mask), false);
+		bench_sink += (uintptr_t)READ_ONCE(e->value);
+		rcu_read_unlock();
+	});
+	BENCH_PROBE("lockmap_lookup_siphash_1u64_rcu", {
+		struct lockmap_entry *e;
+
+		rcu_read_lock();
+		e = bench_lm_lookup(lm, bench_key(x & mask), true);
+		bench_sink += (uintptr_t)READ_ONCE(e->value);
 		rcu_read_unlock();
 	});
 	BENCH_PROBE("lockmap_lookup_pin_refcount", {
 		struct lockmap_entry *e;
 
 		rcu_read_lock();
-		e = bench_lm_lookup(lm, bench_key(x & mask));
+		e = bench_lm_lookup(lm, bench_key(x & mask), false);
 		if (e && refcount_inc_not_zero(&e->users))
 			bench_sink += refcount_dec_and_lock(&e->users, &lock);
 		rcu_read_unlock();
