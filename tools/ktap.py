@@ -12,8 +12,9 @@ ignored.
 
 Usage: tools/ktap.py LOG
 Prints per-suite lines, failed cases (the first few with their diagnostics),
-and finally
-"ktap-totals: PASSED FAILED SKIPPED".  Exit status 1 when anything failed.
+"ktap-case: ok|FAIL|SKIP NAME" for every case and for every other failure
+(a suite cut short, say), and "ktap-totals: PASSED FAILED SKIPPED".
+Exit status 1 when anything failed.
 """
 import re
 import sys
@@ -42,14 +43,16 @@ class Report:
         self.suites = {}        # name -> [passed, failed, skipped]
         self.order = []
         self.problems = []      # (name, diagnostic lines)
+        self.cases = []         # (kind, name)
 
-    def add(self, suite, kind, name=None, diag=()):
+    def add(self, suite, kind, name, diag=()):
         if suite not in self.suites:
             self.suites[suite] = [0, 0, 0]
             self.order.append(suite)
         self.suites[suite][kind] += 1
+        self.cases.append((kind, name))
         if kind == 1:
-            self.problems.append((name or suite, list(diag)))
+            self.problems.append((name, list(diag)))
 
 
 def parse(lines):
@@ -132,9 +135,9 @@ def parse(lines):
         if leaf:
             full = '.'.join([g.name for g in stack if g.name] + [name])
             if directive in ('SKIP', 'TODO'):
-                rep.add(suite_of(), 2)
+                rep.add(suite_of(), 2, full)
             elif status == 'ok':
-                rep.add(suite_of(), 0)
+                rep.add(suite_of(), 0, full)
             else:
                 fail(full, 'not ok')
         recent = []
@@ -161,6 +164,8 @@ def main():
         print('  FAIL %s%s' % (name, '' if i < SHOW_DIAG else ': ' + diag[0]))
         for d in diag if i < SHOW_DIAG else ():
             print('      | %s' % d)
+    for kind, name in rep.cases:
+        print('ktap-case: %s %s' % (('ok', 'FAIL', 'SKIP')[kind], name))
     print('ktap-totals: %d %d %d' % tuple(totals))
     sys.exit(1 if totals[1] else 0)
 
