@@ -10,8 +10,12 @@
 # /dev/kmsg, so that lines arrive whole among kernel messages.
 #
 # Order: the kselftests (64-bit, then the 32-bit compat builds), the fuzzer,
-# then a lockmapctl session, which also shows that the device still works
-# after the fuzzer.  Env: LOCKMAP_FUZZ_ARGS (arguments of lockmap_fuzz).
+# then lockmapctl sessions, which also show that the device still works
+# after the fuzzer.
+#
+# Env (kernel command line words become init's environment):
+# lockmap_fuzz_calls (default 100000), lockmap_fuzz_seed (default the
+# fuzzer's fixed seed).
 st=/selftests
 log=/dev/kmsg
 [ -w "$log" ] || log=/dev/stdout
@@ -39,7 +43,10 @@ for b in $bins; do
 	i=$((i + 1))
 	name=${b##*/}
 	args=
-	[ "$name" = lockmap_fuzz ] && args=${LOCKMAP_FUZZ_ARGS:-}
+	if [ "$name" = lockmap_fuzz ]; then
+		args="-n ${lockmap_fuzz_calls:-100000}"
+		[ -z "${lockmap_fuzz_seed:-}" ] || args="$args -s $lockmap_fuzz_seed"
+	fi
 	out "    # Subtest: $name"
 	# The exit status crosses the pipe in a file.
 	{
