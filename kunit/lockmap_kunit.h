@@ -39,6 +39,8 @@ int lm_val_copy(const void *value, void *arg);	/* copies .v to *(u64 *)arg */
  */
 struct lockmap *lm_create(struct kunit *test, struct lm_ctx *ctx,
 			  struct lockmap_params *params);
+/* Destroys ctx->map now rather than at the end of the test. */
+void lm_destroy(struct kunit *test, struct lm_ctx *ctx);
 /* The lock kind of the running parameterised case. */
 enum lockmap_lock_kind lm_lock_kind(struct kunit *test);
 

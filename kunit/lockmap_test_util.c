@@ -89,6 +89,12 @@ struct lockmap *lm_create(struct kunit *test, struct lm_ctx *ctx,
 	return ctx->map;
 }
 
+void lm_destroy(struct kunit *test, struct lm_ctx *ctx)
+{
+	kunit_release_action(test, lm_destroy_action, ctx->map);
+	ctx->map = NULL;
+}
+
 static int lm_thread_main(void *data)
 {
 	struct lm_thread *t = data;
