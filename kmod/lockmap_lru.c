@@ -54,8 +54,9 @@ static unsigned long lockmap_lru_claim(struct lockmap *map,
 	list_for_each_prev_safe(pos, prev, &s->lru) {
 		struct lockmap_entry *e = lockmap_lru_entry(pos);
 
-		if (claimed >= nr || (over_only &&
-				      atomic_long_read(&s->len) <= s->capacity))
+		if (claimed >= nr ||
+		    (over_only &&
+		     atomic_long_read(&s->len) <= READ_ONCE(s->capacity)))
 			break;
 		if (!refcount_dec_if_one(&e->users)) {
 			s->evict_skipped++;
@@ -199,8 +200,11 @@ static void lockmap_lru_set_shares(struct lockmap *map, size_t capacity)
  * @map: an LRU cache
  * @capacity: the new capacity, not 0
  *
- * Shrinking takes effect lazily: later insertions evict down to the new
- * shares, at most &lockmap_params.max_evict at a time.
+ * Shrinking takes effect lazily: each later insertion of a new value into an
+ * over-full shard evicts at most &lockmap_params.max_evict values, so a
+ * shard converges to its new share only with max_evict >= 2 (with 1, a
+ * stream of new keys keeps it at its size; removals and lockmap_shrink()
+ * still bring it down).
  *
  * Context: Any context.
  * Return: 0, or -EINVAL for a plain map or a zero capacity.

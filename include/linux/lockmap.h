@@ -124,7 +124,9 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	Past it, creating a key fails with -ENOSPC.
  * @capacity: 0 for a plain map; otherwise the map is an LRU cache holding
  *	about this many values, each shard its share rounded up
- * @max_evict: most evictions one insertion may do (0: 1)
+ * @max_evict: most evictions one insertion may do (0: 1); 2 or more lets a
+ *	shard over its share (after lockmap_set_capacity() lowered it, or
+ *	while keys were held) come back down under a stream of new keys
  * @shrinker: LRU only: give cold values back under memory pressure
  * @free_value: disposes of values the map drops (NULL: nothing to do)
  * @evict: LRU only: told about each eviction before @free_value (optional)
