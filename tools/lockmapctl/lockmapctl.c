@@ -14,10 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,7 @@
 #include <linux/lockmap.h>
 
 #define MAX_ARGS	256
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_VALUE	(LOCKMAP_VALUE_LEN_LIMIT + 1)
 
 static const char *device = "/dev/lockmap";
@@ -326,7 +327,7 @@ static __u32 resolve(const char *what, const char *spec)
 		{
 			static __u32 ids[LOCKMAP_LIST_MAX * 4];
 			struct lockmap_ioc_stats st;
-			int n = list_maps(ids, sizeof(ids) / sizeof(ids[0])), i;
+			int n = list_maps(ids, ARRAY_SIZE(ids)), i;
 
 			for (i = 0; i < n; i++)
 				if (!map_stats(ids[i], &st) &&
@@ -436,10 +437,10 @@ static int parse_op(struct opbuf *o, int argc, char **argv)
 		usage_error("missing operation");
 		return -1;
 	}
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
 		if (!strcmp(argv[0], ops[i].name))
 			break;
-	if (i == sizeof(ops) / sizeof(ops[0])) {
+	if (i == ARRAY_SIZE(ops)) {
 		usage_error("unknown operation \"%s\"", argv[0]);
 		return -1;
 	}
@@ -521,10 +522,10 @@ static void print_op(const struct opbuf *o)
 		if (o->u64 && op->out_len == sizeof(counter)) {
 			memcpy(&counter, o->out, sizeof(counter));
 			if (json)
-				printf("{\"key\":\"%s\",\"value\":%" PRIu64 "}\n",
-				       o->keyarg, (uint64_t)counter);
+				printf("{\"key\":\"%s\",\"value\":%llu}\n",
+				       o->keyarg, (unsigned long long)counter);
 			else
-				printf("%" PRIu64 "\n", (uint64_t)counter);
+				printf("%llu\n", (unsigned long long)counter);
 			break;
 		}
 		if (json) {
@@ -532,7 +533,7 @@ static void print_op(const struct opbuf *o)
 			print_bytes(o->key, op->key_len, 1);
 			printf(",\"value\":");
 			print_bytes(o->out, op->out_len, 1);
-			printf(",\"len\":%" PRIu64 "}\n", (uint64_t)op->out_len);
+			printf(",\"len\":%llu}\n", (unsigned long long)op->out_len);
 		} else {
 			print_bytes(o->out, op->out_len, 0);
 			putchar('\n');
@@ -543,21 +544,21 @@ static void print_op(const struct opbuf *o)
 			printf("{\"key\":\"%s\",\"present\":%s}\n", o->keyarg,
 			       op->result ? "true" : "false");
 		else
-			printf("%" PRIu64 "\n", (uint64_t)op->result);
+			printf("%llu\n", (unsigned long long)op->result);
 		break;
 	case LOCKMAP_OP_ADD:
 		if (json)
-			printf("{\"key\":\"%s\",\"value\":%" PRIu64 "}\n", o->keyarg,
-			       (uint64_t)op->result);
+			printf("{\"key\":\"%s\",\"value\":%llu}\n", o->keyarg,
+			       (unsigned long long)op->result);
 		else
-			printf("%" PRId64 "\n", (int64_t)op->result);
+			printf("%lld\n", (long long)op->result);
 		break;
 	case LOCKMAP_OP_APPEND:
 		if (json)
-			printf("{\"key\":\"%s\",\"len\":%" PRIu64 "}\n", o->keyarg,
-			       (uint64_t)op->result);
+			printf("{\"key\":\"%s\",\"len\":%llu}\n", o->keyarg,
+			       (unsigned long long)op->result);
 		else
-			printf("%" PRIu64 "\n", (uint64_t)op->result);
+			printf("%llu\n", (unsigned long long)op->result);
 		break;
 	default:
 		if (json)
@@ -687,8 +688,8 @@ static int run_batch(int argc, char **argv, int a, int hold)
 		goto out;
 	}
 	if (hold && !json)
-		printf("held %u key%s for %" PRIu64 " us\n", nk,
-		       nk == 1 ? "" : "s", (uint64_t)usec);
+		printf("held %u key%s for %llu us\n", nk,
+		       nk == 1 ? "" : "s", (unsigned long long)usec);
 	if (json && no > 1)
 		printf("[\n");
 	for (i = 0; i < no; i++) {
@@ -698,8 +699,8 @@ static int run_batch(int argc, char **argv, int a, int hold)
 	if (json && no > 1)
 		printf("]\n");
 	if (json && !no)
-		printf("{\"ok\":true,\"held\":%u,\"usec\":%" PRIu64 "}\n", nk,
-		       (uint64_t)usec);
+		printf("{\"ok\":true,\"held\":%u,\"usec\":%llu}\n", nk,
+		       (unsigned long long)usec);
 	ret = 0;
 out:
 	for (i = 0; ops && i < LOCKMAP_DEFAULT_MAX_BATCH_OPS; i++)
@@ -755,12 +756,24 @@ static int cmd_create(int argc, char **argv)
 			c.capacity = v;
 			c.flags |= LOCKMAP_CREATE_LRU;
 			break;
-		case 'k': c.key_len = v; break;
-		case 'K': c.max_key_len = v; break;
-		case 'V': c.max_value_len = v; break;
-		case 'E': c.max_entries = v; break;
-		case 'S': c.nr_shards = v; break;
-		case 'e': c.max_evict = v; break;
+		case 'k':
+			c.key_len = v;
+			break;
+		case 'K':
+			c.max_key_len = v;
+			break;
+		case 'V':
+			c.max_value_len = v;
+			break;
+		case 'E':
+			c.max_entries = v;
+			break;
+		case 'S':
+			c.nr_shards = v;
+			break;
+		case 'e':
+			c.max_evict = v;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -806,8 +819,11 @@ static int cmd_detach(int argc, char **argv)
 
 	if (argc > 2)
 		return usage_error("detach: [ID|NAME]"), 1;
-	if (argc == 2 && !(id = resolve("detach", argv[1])))
-		return 1;
+	if (argc == 2) {
+		id = resolve("detach", argv[1]);
+		if (!id)
+			return 1;
+	}
 	if (!id)
 		return need_map("detach");
 	memset(&m, 0, sizeof(m));
@@ -822,6 +838,33 @@ static int cmd_detach(int argc, char **argv)
 	return 0;
 }
 
+/* A named number or string, printed as "name value" or in a JSON object. */
+struct field {
+	const char *name;
+	const char *str;	/* NULL: a number */
+	unsigned long long num;
+};
+
+#define NUM(n, v) { n, NULL, (unsigned long long)(v) }
+#define STR(n, v) { n, v, 0 }
+
+static void print_fields(const struct field *f, unsigned int n, int as_json)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!as_json)
+			f[i].str ? printf("%-14s %s\n", f[i].name, f[i].str) :
+				   printf("%-14s %llu\n", f[i].name, f[i].num);
+		else if (f[i].str)
+			printf("%s\"%s\":\"%s\"", i ? "," : "{", f[i].name, f[i].str);
+		else
+			printf("%s\"%s\":%llu", i ? "," : "{", f[i].name, f[i].num);
+	}
+	if (as_json)
+		printf("}");
+}
+
 static int cmd_ls(int argc, char **argv)
 {
 	static __u32 ids[LOCKMAP_LIST_MAX * 4];
@@ -832,7 +875,7 @@ static int cmd_ls(int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return usage_error("ls takes no arguments"), 1;
-	n = list_maps(ids, sizeof(ids) / sizeof(ids[0]));
+	n = list_maps(ids, ARRAY_SIZE(ids));
 	if (n < 0)
 		return fail(-n, "ls"), 1;
 	if (json)
@@ -845,15 +888,21 @@ static int cmd_ls(int argc, char **argv)
 			continue;	/* gone meanwhile */
 		flag_names(st.map_flags, flags, sizeof(flags));
 		if (json) {
-			printf("%s{\"id\":%u,\"name\":\"%s\",\"kind\":\"%s\",\"len\":%" PRIu64
-			       ",\"capacity\":%" PRIu64 ",\"files\":%u}", first ? "" : ",",
-			       ids[i], (char *)st.name, flags, (uint64_t)st.len,
-			       (uint64_t)st.capacity, st.nr_files);
+			struct field f[] = {
+				NUM("id", ids[i]), STR("name", (char *)st.name),
+				STR("kind", flags), NUM("len", st.len),
+				NUM("capacity", st.capacity),
+				NUM("files", st.nr_files),
+			};
+
+			printf("%s", first ? "" : ",");
+			print_fields(f, ARRAY_SIZE(f), 1);
 			first = 0;
 		} else {
-			printf("%-6u %-24s %-14s %8" PRIu64 " %8" PRIu64 " %5u\n", ids[i],
+			printf("%-6u %-24s %-14s %8llu %8llu %5u\n", ids[i],
 			       st.name[0] ? (char *)st.name : "-", flags,
-			       (uint64_t)st.len, (uint64_t)st.capacity, st.nr_files);
+			       (unsigned long long)st.len,
+			       (unsigned long long)st.capacity, st.nr_files);
 		}
 	}
 	if (json)
@@ -866,17 +915,18 @@ static int cmd_stats(int argc, char **argv)
 	struct lockmap_ioc_stats st;
 	__u32 id = cur_map;
 	char flags[32];
+	__u64 v;
 	int ret;
 
 	if (argc > 2)
 		return usage_error("stats: [ID|NAME]"), 1;
 	if (argc == 2) {
-		__u64 v;
-
 		/* any live map by id, attached or not */
 		if (!parse_u64(argv[1], &v) && v && v <= UINT32_MAX)
 			id = v;
-		else if (!(id = resolve("stats", argv[1])))
+		else
+			id = resolve("stats", argv[1]);
+		if (!id)
 			return 1;
 	}
 	if (!id)
@@ -885,30 +935,25 @@ static int cmd_stats(int argc, char **argv)
 	if (ret)
 		return fail(-ret, "stats %u", id), 1;
 	flag_names(st.map_flags, flags, sizeof(flags));
-#define F64(f) (uint64_t)st.f
-	if (json) {
-		printf("{\"id\":%u,\"name\":\"%s\",\"kind\":\"%s\",\"len\":%" PRIu64
-		       ",\"slots\":%" PRIu64 ",\"capacity\":%" PRIu64 ",\"evictions\":%" PRIu64
-		       ",\"evict_skipped\":%" PRIu64 ",\"max_entries\":%" PRIu64
-		       ",\"nr_shards\":%u,\"key_len\":%u,\"max_key_len\":%u"
-		       ",\"max_value_len\":%u,\"max_evict\":%u,\"files\":%u}\n",
-		       id, (char *)st.name, flags, F64(len), F64(slots), F64(capacity),
-		       F64(evictions), F64(evict_skipped), F64(max_entries),
-		       st.nr_shards, st.key_len, st.max_key_len, st.max_value_len,
-		       st.max_evict, st.nr_files);
-		return 0;
+	{
+		struct field f[] = {
+			NUM("id", id),
+			STR("name", st.name[0] || json ? (char *)st.name : "-"),
+			STR("kind", flags), NUM("len", st.len),
+			NUM("slots", st.slots), NUM("capacity", st.capacity),
+			NUM("evictions", st.evictions),
+			NUM("evict_skipped", st.evict_skipped),
+			NUM("max_entries", st.max_entries),
+			NUM("nr_shards", st.nr_shards), NUM("key_len", st.key_len),
+			NUM("max_key_len", st.max_key_len),
+			NUM("max_value_len", st.max_value_len),
+			NUM("max_evict", st.max_evict), NUM("files", st.nr_files),
+		};
+
+		print_fields(f, ARRAY_SIZE(f), json);
 	}
-	printf("id             %u\nname           %s\nkind           %s\n"
-	       "len            %" PRIu64 "\nslots          %" PRIu64 "\n"
-	       "capacity       %" PRIu64 "\nevictions      %" PRIu64 "\n"
-	       "evict_skipped  %" PRIu64 "\nmax_entries    %" PRIu64 "\n"
-	       "nr_shards      %u\nkey_len        %u\nmax_key_len    %u\n"
-	       "max_value_len  %u\nmax_evict      %u\nfiles          %u\n",
-	       id, st.name[0] ? (char *)st.name : "-", flags, F64(len), F64(slots),
-	       F64(capacity), F64(evictions), F64(evict_skipped), F64(max_entries),
-	       st.nr_shards, st.key_len, st.max_key_len, st.max_value_len,
-	       st.max_evict, st.nr_files);
-#undef F64
+	if (json)
+		printf("\n");
 	return 0;
 }
 
@@ -942,10 +987,10 @@ static int cmd_len(int argc, char **argv)
 		    LOCKMAP_IOC_CLEAR, &v))
 		return 1;
 	if (json)
-		printf("{\"%s\":%" PRIu64 "}\n",
-		       !strcmp(argv[0], "len") ? "len" : "removed", (uint64_t)v);
+		printf("{\"%s\":%llu}\n",
+		       !strcmp(argv[0], "len") ? "len" : "removed", (unsigned long long)v);
 	else
-		printf("%" PRIu64 "\n", (uint64_t)v);
+		printf("%llu\n", (unsigned long long)v);
 	return 0;
 }
 
@@ -1172,10 +1217,18 @@ static int cmd_bench(int argc, char **argv)
 		if (opt == '?' || !end || *end || v < 1)
 			return usage_error("bench: bad option"), 1;
 		switch (opt) {
-		case 't': threads = v > 64 ? 64 : v; break;
-		case 'o': ops = v; break;
-		case 'k': keys = v; break;
-		case 'v': vsize = v; break;
+		case 't':
+			threads = v > 64 ? 64 : v;
+			break;
+		case 'o':
+			ops = v;
+			break;
+		case 'k':
+			keys = v;
+			break;
+		case 'v':
+			vsize = v;
+			break;
 		}
 	}
 	if (dev() < 0)
@@ -1214,17 +1267,24 @@ static int cmd_bench(int argc, char **argv)
 
 		xioctl(LOCKMAP_IOC_DETACH, &m);
 	}
-	if (json)
-		printf("{\"threads\":%ld,\"ops\":%ld,\"keys\":%ld,\"value_size\":%ld,"
-		       "\"mix\":\"%u:%u:%u\",\"seconds\":%.3f,\"ops_per_sec\":%.0f,"
-		       "\"max_latency_us\":%.1f,\"errors\":%ld}\n", threads, ops, keys,
-		       vsize, mix[0], mix[1], mix[2], dt / 1e9, ops * 1e9 / dt,
-		       max_ns / 1e3, errors);
-	else
-		printf("%ld ops, %ld threads, %ld keys, mix %u:%u:%u get:put:add: "
-		       "%.3f s, %.0f ops/s, max latency %.1f us, %ld errors\n",
-		       ops, threads, keys, mix[0], mix[1], mix[2], dt / 1e9,
-		       ops * 1e9 / dt, max_ns / 1e3, errors);
+	if (json) {
+		char mixs[40];
+		struct field f[] = {
+			NUM("threads", threads), NUM("ops", ops), NUM("keys", keys),
+			NUM("value_size", vsize), STR("mix", mixs),
+			NUM("usec", dt / 1000), NUM("ops_per_sec", ops * 1e9 / dt),
+			NUM("max_latency_us", max_ns / 1000), NUM("errors", errors),
+		};
+
+		snprintf(mixs, sizeof(mixs), "%u:%u:%u", mix[0], mix[1], mix[2]);
+		print_fields(f, ARRAY_SIZE(f), 1);
+		printf("\n");
+	} else {
+		printf("%ld ops, %ld threads, %ld keys, ", ops, threads, keys);
+		printf("mix %u:%u:%u get:put:add: ", mix[0], mix[1], mix[2]);
+		printf("%.3f s, %.0f ops/s, ", dt / 1e9, ops * 1e9 / dt);
+		printf("max latency %.1f us, %ld errors\n", max_ns / 1e3, errors);
+	}
 	if (errors)
 		failures++;
 	return !!errors;
@@ -1232,12 +1292,12 @@ static int cmd_bench(int argc, char **argv)
 
 /* Sessions */
 
-static volatile sig_atomic_t stop;
+static atomic_int stop;
 
 static void on_stop(int sig)
 {
 	(void)sig;
-	stop = 1;
+	atomic_store(&stop, 1);
 }
 
 static int cmd_wait(int argc, char **argv)
@@ -1246,7 +1306,9 @@ static int cmd_wait(int argc, char **argv)
 	double secs = -1;
 
 	if (!strcmp(argv[0], "sleep")) {
-		if (argc != 2 || (secs = atof(argv[1])) < 0)
+		if (argc == 2)
+			secs = atof(argv[1]);
+		if (argc != 2 || secs < 0)
 			return usage_error("sleep: needs SECONDS"), 1;
 	} else if (argc != 1) {
 		return usage_error("wait takes no arguments"), 1;
@@ -1263,7 +1325,7 @@ static int cmd_wait(int argc, char **argv)
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	while (!stop)
+	while (!atomic_load(&stop))
 		pause();
 	return 0;
 }
@@ -1322,7 +1384,7 @@ static int run(int argc, char **argv)
 
 	if (!argc)
 		return 0;
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[0], commands[i].name))
 			return commands[i].fn(argc, argv);
 	usage_error("unknown command \"%s\"", argv[0]);
@@ -1347,7 +1409,8 @@ static int split(char *s, char **argv, int max)
 			break;
 		if (argc == max - 1)
 			return -1;
-		argv[argc++] = out = s;
+		out = s;
+		argv[argc++] = s;
 		for (; *s && (quote || !isspace((unsigned char)*s)); s++) {
 			if (quote && *s == quote)
 				quote = 0;

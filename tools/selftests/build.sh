@@ -75,5 +75,7 @@ if [ -f "$repo/tools/lockmapctl/Makefile" ]; then
 fi
 [ "$m32" = 1 ] || echo "selftests/build: no gcc -m32 -static (gcc-multilib):" \
 	"32-bit compat tests not built" >&2
-ls "$out" | grep -v '^\.' | tr '\n' ' '
+for f in "$out"/*; do
+	[ -f "$f" ] && printf '%s ' "${f##*/}"
+done
 echo

@@ -27,7 +27,6 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -115,7 +114,7 @@ static uint64_t rnd_len(struct worker *w)
 
 	switch (below(w, 10)) {
 	case 0:
-		return edges[below(w, sizeof(edges) / sizeof(edges[0]))];
+		return edges[below(w, ARRAY_SIZE(edges))];
 	case 1:
 		return rnd(w);
 	case 2:
@@ -257,7 +256,7 @@ static __u32 rnd_size(struct worker *w, __u32 right)
 	if (w->clean || chance(w, 85))
 		return right;
 	if (chance(w, 50))
-		return odd[below(w, sizeof(odd) / sizeof(odd[0]))];
+		return odd[below(w, ARRAY_SIZE(odd))];
 	return right + below(w, 64) - 32;
 }
 
@@ -690,7 +689,8 @@ static void *signaller_main(void *arg)
 	return NULL;
 }
 
-static long tainted(void)
+/* The kernel's taint flags (WARN, BUG, KASAN... set some). */
+static long kernel_taint(void)
 {
 	char buf[32] = "";
 	int fd = open("/proc/sys/kernel/tainted", O_RDONLY);
@@ -811,8 +811,9 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n1..1\n");
-	printf("# lockmap_fuzz: seed %#" PRIx64 " (rerun: lockmap_fuzz -s %#" PRIx64
-	       "), %ld calls, %d threads\n", seed, seed, total_calls, nr_threads);
+	printf("# lockmap_fuzz: seed %#llx (rerun: lockmap_fuzz -s %#llx), %ld calls, %d threads\n",
+	       (unsigned long long)seed, (unsigned long long)seed, total_calls,
+	       nr_threads);
 
 	/* Scratch pages: read-only, PROT_NONE, and one unmapped. */
 	pages = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
@@ -840,7 +841,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	t_before = tainted();
+	t_before = kernel_taint();
 	for (i = 0; i < nr_threads; i++) {
 		struct worker *w = &workers[i];
 
@@ -891,7 +892,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_FDS; i++)
 		close(fds[i]);
 	bad += health_check();
-	t_after = tainted();
+	t_after = kernel_taint();
 	if (t_before != t_after) {
 		printf("# kernel taint changed: %ld -> %ld\n", t_before, t_after);
 		bad++;

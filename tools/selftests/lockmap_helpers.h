@@ -19,6 +19,10 @@
 #include <sys/ioctl.h>
 #include <linux/lockmap.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 #define LM_DEV "/dev/lockmap"
 #define LM_PARAMS "/sys/module/lockmap/parameters/"
 

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
@@ -64,12 +65,11 @@ FIXTURE_TEARDOWN(lk)
 	close(self->fd);
 }
 
-/* State shared with forked helpers. */
+/* State shared with forked helpers (lock-free atomics work across mmap). */
 struct shared {
-	volatile int started;
-	volatile int done;
-	volatile int ret;
-	volatile long long t_done;
+	atomic_int started;
+	atomic_int done;
+	atomic_int ret;
 };
 
 static struct shared *shared_new(void)
@@ -95,11 +95,10 @@ static pid_t spawn_holder(const char *name, __u32 id, const char *key,
 	fd = lm_open();
 	if (fd < 0 || lm_attach(fd, 0, name) != (int)id)
 		_exit(2);
-	s->started = 1;
+	atomic_store(&s->started, 1);
 	ret = lm_hold(fd, id, key, usec, val);
-	s->t_done = lm_now_us();
-	s->ret = ret;
-	s->done = 1;
+	atomic_store(&s->ret, ret);
+	atomic_store(&s->done, 1);
 	_exit(ret ? 1 : 0);
 }
 
@@ -125,9 +124,9 @@ TEST_F(lk, hold_blocks_same_key_for_another_process)
 
 	/* another key: completes while A still holds K */
 	ASSERT_EQ(0, lm_puts(self->fd, self->id, "other", "B"));
-	EXPECT_EQ(0, s->done);
+	EXPECT_EQ(0, atomic_load(&s->done));
 	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
-	EXPECT_EQ(0, s->done);
+	EXPECT_EQ(0, atomic_load(&s->done));
 
 	/*
 	 * K itself: the append waits for A's hold, whose insert of "A" runs at
@@ -145,7 +144,7 @@ TEST_F(lk, hold_blocks_same_key_for_another_process)
 	EXPECT_EQ(2, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
 	EXPECT_STREQ("AB", buf);
 	EXPECT_EQ(0, wait_exit(pid));
-	EXPECT_EQ(0, s->ret);
+	EXPECT_EQ(0, atomic_load(&s->ret));
 }
 
 TEST_F(lk, get_waits_for_holder_and_sees_its_write)
@@ -174,7 +173,7 @@ struct thr {
 	const char *key;
 	long long usec;
 	const char *val;
-	volatile int done;
+	atomic_int done;
 	int ret;
 	pthread_t tid;
 };
@@ -184,7 +183,7 @@ static void *hold_thread(void *arg)
 	struct thr *t = arg;
 
 	t->ret = lm_hold(t->fd, t->id, t->key, t->usec, t->val);
-	t->done = 1;
+	atomic_store(&t->done, 1);
 	return NULL;
 }
 
@@ -195,7 +194,7 @@ static void *get_thread(void *arg)
 	long long n = lm_get(t->fd, t->id, t->key, buf, sizeof(buf));
 
 	t->ret = n < 0 ? (int)n : 0;
-	t->done = 1;
+	atomic_store(&t->done, 1);
 	return NULL;
 }
 
@@ -208,7 +207,7 @@ TEST_F(lk, threads_of_one_file_contend_per_key)
 	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	ASSERT_EQ(0, lm_puts(self->fd, self->id, "L", "x"));
-	EXPECT_EQ(0, h.done);
+	EXPECT_EQ(0, atomic_load(&h.done));
 	lm_op_str(&op, self->id, LOCKMAP_OP_APPEND, "K");
 	op.value = lm_ptr("U");
 	op.value_len = 1;
@@ -321,8 +320,9 @@ TEST_F_TIMEOUT(lk, batch_is_atomic_for_concurrent_readers, 120)
 	for (i = 0; i < 6; i++) {
 		pthread_join(t[i], NULL);
 		EXPECT_EQ(0, v[i].errors);
-		EXPECT_EQ(0, v[i].broken) TH_LOG("reader %d saw a + b != %llu %d times",
-						i, INV_TOTAL, v[i].broken);
+		EXPECT_EQ(0, v[i].broken)
+			TH_LOG("reader %d saw a + b != %llu %d times", i,
+			       INV_TOTAL, v[i].broken);
 	}
 	ASSERT_EQ(0, lm_counter(self->fd, self->id, "a", &a));
 	ASSERT_EQ(0, lm_counter(self->fd, self->id, "b", &b));
@@ -517,7 +517,7 @@ static void poke_until_done(struct thr *t, long long usec)
 {
 	long long end = lm_now_us() + usec;
 
-	while (!t->done && lm_now_us() < end) {
+	while (!atomic_load(&t->done) && lm_now_us() < end) {
 		pthread_kill(t->tid, SIGUSR1);
 		lm_sleep_us(20000);
 	}
@@ -540,7 +540,7 @@ TEST_F(lk, signal_ends_wait_with_nothing_held)
 	pthread_join(w.tid, NULL);
 	EXPECT_EQ(-EINTR, w.ret);
 	/* interrupted while the holder still held K */
-	EXPECT_EQ(0, s->done);
+	EXPECT_EQ(0, atomic_load(&s->done));
 	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
 	EXPECT_EQ(0, wait_exit(pid));
 	/* the waiter left nothing behind: K is free and has the hold's value */
@@ -577,7 +577,7 @@ static void *batch_thread(void *arg)
 	struct bthr *bt = arg;
 
 	bt->t.ret = lm_batch(bt->t.fd, &bt->b);
-	bt->t.done = 1;
+	atomic_store(&bt->t.done, 1);
 	return NULL;
 }
 
@@ -603,7 +603,7 @@ TEST_F(lk, signal_ends_batch_wait_releasing_taken_keys)
 	poke_until_done(&bt.t, 10 * SEC);
 	pthread_join(bt.t.tid, NULL);
 	EXPECT_EQ(-EINTR, bt.t.ret);
-	EXPECT_EQ(0, s->done);
+	EXPECT_EQ(0, atomic_load(&s->done));
 	/* whatever the batch had locked is free again, nothing inserted */
 	for (i = 0, busy = 0; i < 20; i++)
 		busy += lm_contains(self->fd, self->id, "free1",
@@ -626,7 +626,7 @@ TEST_F(lk, close_while_holding)
 	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	EXPECT_EQ(0, close(fd2));
-	EXPECT_EQ(0, h.done);
+	EXPECT_EQ(0, atomic_load(&h.done));
 	pthread_join(h.tid, NULL);
 	/* the ioctl in flight finished its work on the closed file */
 	EXPECT_EQ(0, h.ret);
@@ -683,7 +683,7 @@ TEST_F(lk, close_while_waiting)
 	pthread_join(w.tid, NULL);
 	/* the waiter got the value once the holder was done */
 	EXPECT_EQ(0, w.ret);
-	EXPECT_EQ(1, s->done);
+	EXPECT_EQ(1, atomic_load(&s->done));
 	EXPECT_EQ(0, wait_exit(pid));
 	EXPECT_EQ(1, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
 }
@@ -721,12 +721,12 @@ TEST_F(lk, kill_waiter_leaves_key_usable)
 	/* the waiter wants K too (a zero-length hold that would insert "W") */
 	waiter = spawn_holder(self->name, self->id, "K", 0, "W", s2);
 	ASSERT_LT(0, waiter);
-	while (!s2->started)
+	while (!atomic_load(&s2->started))
 		lm_sleep_us(1000);
 	lm_sleep_us(100000);
 	ASSERT_EQ(0, kill(waiter, SIGKILL));
 	EXPECT_EQ(128 + SIGKILL, wait_exit(waiter));
-	EXPECT_EQ(0, s2->done);
+	EXPECT_EQ(0, atomic_load(&s2->done));
 	EXPECT_EQ(0, wait_exit(holder));
 	EXPECT_EQ(1, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
 	EXPECT_STREQ("H", buf);

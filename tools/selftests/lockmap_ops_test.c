@@ -242,7 +242,7 @@ TEST_F(map, absent_ok)
 	char buf[8];
 	unsigned int i;
 
-	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(codes); i++) {
 		lm_op_str(&op, self->id, codes[i], "nope");
 		op.out = lm_ptr(buf);
 		op.out_size = sizeof(buf);

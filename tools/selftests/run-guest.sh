@@ -29,7 +29,7 @@ indent() {
 }
 
 bins=""
-for b in $st/lockmap_*_test $st/lockmap_*_test32 $st/lockmap_fuzz; do
+for b in "$st"/lockmap_*_test "$st"/lockmap_*_test32 "$st"/lockmap_fuzz; do
 	[ -x "$b" ] && bins="$bins $b"
 done
 n=0
