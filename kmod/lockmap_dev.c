@@ -690,7 +690,8 @@ static int lmd_op_prepare(const struct lmd_map *m, struct lmd_op *o,
 	err = lmd_key_check(m, u->key_len);
 	if (err)
 		return err;
-	if (u->value_len > m->max_value_len || u->expected_len > m->max_value_len)
+	if (u->value_len > m->max_value_len || u->expected_len > m->max_value_len ||
+	    (u->op == LOCKMAP_OP_ADD && m->max_value_len < sizeof(u64)))
 		return -E2BIG;
 
 	p = lmd_copy_bytes(u->key, u->key_len);
@@ -1235,6 +1236,40 @@ static void lmd_collect_free(struct lmd_collect *c)
 
 /* LOCKMAP_IOC_CLEAR */
 
+/*
+ * Collects up to @c->max keys of a shard that seem to have a value, in table
+ * order: clearing needs no position, the keys it removes leave the table.
+ */
+static void lmd_collect_valued(struct lockmap *map, u32 shard,
+			       struct lmd_collect *c)
+{
+	struct rhashtable_iter iter;
+	struct lockmap_entry *e;
+
+	c->nr = 0;
+	rhashtable_walk_enter(&map->shards[shard].ht, &iter);
+	rhashtable_walk_start(&iter);
+	while (c->nr < c->max && (e = rhashtable_walk_next(&iter))) {
+		u8 *slot = c->pool + c->nr * c->slot_size;
+
+		if (IS_ERR(e) || !refcount_read(&e->users) ||
+		    !READ_ONCE(e->value))
+			continue;
+		c->k[c->nr].hash = e->hash;
+		c->k[c->nr].len = e->key_len;
+		c->k[c->nr].key = slot;
+		memcpy(slot, e->key, e->key_len);
+		c->nr++;
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+}
+
+/*
+ * Removes every value, a shard at a time, a chunk of keys at a time, each
+ * key locked while its value goes.  Keys inserted meanwhile may stay: each
+ * shard gets a bounded number of passes.
+ */
 static int lmd_clear(struct lmd_map *m, u64 *removed)
 {
 	struct lockmap *map = m->map;
@@ -1246,17 +1281,15 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 	if (err)
 		goto out;
 	for (shard = 0; shard <= map->shard_mask; shard++) {
-		u64 from = 0;
+		unsigned int passes, done;
 
+		passes = atomic_read(&map->shards[shard].ht.nelems) /
+			 LMD_CLEAR_CHUNK + 2;
 		do {
 			unsigned int i;
 
-			lmd_collect_shard(map, shard, from, &c);
-			if (!c.nr && c.cut != LMD_NO_CUT) {
-				err = -EOVERFLOW;	/* a hash group > chunk */
-				goto out;
-			}
-			for (i = 0; i < c.nr; i++) {
+			lmd_collect_valued(map, shard, &c);
+			for (i = 0, done = 0; i < c.nr; i++) {
 				struct lockmap_entry *e;
 
 				e = lockmap_take_existing(map, c.k[i].key,
@@ -1270,11 +1303,11 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 				}
 				lmd_blob_free(lockmap_entry_remove(map, e), NULL);
 				lockmap_entry_unlock(map, e);
-				(*removed)++;
+				done++;
 			}
-			from = c.cut;
+			*removed += done;
 			cond_resched();
-		} while (from != LMD_NO_CUT);
+		} while (c.nr == c.max && done && --passes);
 	}
 out:
 	lmd_collect_free(&c);

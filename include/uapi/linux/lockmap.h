@@ -40,8 +40,8 @@
  * - -ENOSPC: a limit reached at run time: entries in a map, maps per open
  *   file, maps in the system.
  * - -EMSGSIZE: an output buffer too small to return anything (ITER).
- * - -EOVERFLOW: ITER or CLEAR met more keys sharing one hash than it can
- *   take at once (practically never; see &struct lockmap_ioc_iter).
+ * - -EOVERFLOW: ITER met more keys sharing one hash than it can take at
+ *   once (practically never; see &struct lockmap_ioc_iter).
  * - -EFAULT: a bad user pointer.
  * - -ENOENT: no such map (or not attached to this file), or no value for a
  *   key where one is required.
@@ -135,7 +135,10 @@
  *
  * Creates a map and attaches it to the calling file, which counts against
  * the file's limit (-ENOSPC).  Larger limits than the module's are -E2BIG.
- * The map lives while some open file has it attached.
+ * On success the struct is written back with @map_id set and the limits
+ * left 0 (@max_key_len of a variable-length map, @max_value_len,
+ * @max_entries) replaced by the values in effect.  The map lives while some
+ * open file has it attached.
  */
 struct lockmap_ioc_create {
 	__u32 size;
@@ -294,7 +297,7 @@ struct lockmap_ioc_stats {
  * @LOCKMAP_OP_ADD: treat the value as a host-endian __u64 counter (an absent
  *	key counts as 0), add @num modulo 2^64 (so two's complement subtracts),
  *	store the 8-byte result and return it in @result; a value that is not 8
- *	bytes long is -EINVAL
+ *	bytes long is -EINVAL, a map whose max_value_len is below 8 -E2BIG
  * @LOCKMAP_OP_APPEND: append the @value bytes to the value (an absent key
  *	starts empty); @result is the new length; longer than the map's
  *	max_value_len is -E2BIG
