@@ -874,7 +874,7 @@ struct lockmap_batch *lockmap_batch_lock(struct lockmap *map,
 	}
 	kfree(l);
 
-	lock_map_acquire(&map->batch_nest.dep_map);
+	lock_map_acquire_read(&map->batch_nest.dep_map);
 	err = lockmap_batch_acquire(map, b, wait);
 	if (err) {
 		lock_map_release(&map->batch_nest.dep_map);
@@ -1130,15 +1130,26 @@ static void lockmap_free(struct lockmap *map, u32 nr_tables)
 	while (nr_tables)
 		rhashtable_free_and_destroy(&map->shards[--nr_tables].ht,
 					    lockmap_destroy_entry, map);
-	/* Entries are freed by RCU callbacks: let them run first. */
-	rcu_barrier();
-	kmem_cache_destroy(map->cache);
-	lockdep_unregister_key(&map->batch_key);
+	/*
+	 * Entries are freed by RCU callbacks: a cache can only go once they
+	 * have run.  Without one, module exit waits for them instead.
+	 */
+	if (map->cache) {
+		rcu_barrier();
+		kmem_cache_destroy(map->cache);
+	}
 	lockdep_unregister_key(&map->lock_key);
 	kvfree(map);
 }
 
 static atomic_t lockmap_ids = ATOMIC_INIT(0);
+
+/*
+ * One class for every map's batch nest lock (a dynamic key per map would
+ * cost two more RCU grace periods at destroy).  Batches take it as a
+ * recursive read lock, so batches of two maps may be held together.
+ */
+static struct lock_class_key lockmap_batch_key;
 
 /**
  * lockmap_create() - create a map or an LRU cache
@@ -1174,9 +1185,8 @@ struct lockmap *lockmap_create(const struct lockmap_params *params)
 	map->entry_size = map->lru_prefix + sizeof(struct lockmap_entry);
 	get_random_bytes(&map->seed, sizeof(map->seed));
 	lockdep_register_key(&map->lock_key);
-	lockdep_register_key(&map->batch_key);
 	lockdep_init_map(&map->batch_nest.dep_map, "lockmap_batch",
-			 &map->batch_key, 0);
+			 &lockmap_batch_key, 0);
 
 	if (params->key_len) {
 		char name[32];

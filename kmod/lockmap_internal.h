@@ -85,7 +85,6 @@ struct lockmap {
 	atomic_t pop_cursor;		/* round-robin start of pop/shrink */
 	siphash_key_t seed;
 	struct lock_class_key lock_key;	/* per-map class of the key locks */
-	struct lock_class_key batch_key;
 	struct lockmap_nest batch_nest;
 #ifdef LOCKMAP_HAVE_SHRINKER_ALLOC
 	struct shrinker *shrinker;

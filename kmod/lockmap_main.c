@@ -16,6 +16,8 @@ module_init(lockmap_init);
 static void __exit lockmap_exit(void)
 {
 	lockmap_dev_exit();
+	/* Entries of destroyed maps may still wait for their RCU callback. */
+	rcu_barrier();
 }
 module_exit(lockmap_exit);
 
