@@ -47,7 +47,7 @@ deps() {
 	pkgs="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio
 	      kmod sparse rsync xz-utils zstd python3 qemu-system-x86
 	      busybox-static linux-source-6.12 linux-image-amd64
-	      linux-headers-amd64"
+	      linux-headers-amd64 gcc-multilib"
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'ok installed' || missing+=("$p")
@@ -119,7 +119,21 @@ build_modules() {
 # arguments.  A suite adds a guest script as /hooks/NAME.sh (sourced with
 # lockmap.ko loaded; it may call "check NAME CMD..." and print KTAP) and the
 # files it needs.  Selftests: tools/selftests/run-guest.sh with the static
-# binaries its build leaves in build/selftests/.
+# binaries tools/selftests/build.sh (selftests_build) leaves in
+# build/selftests/.
+selftests_build() {
+	[ -x tools/selftests/build.sh ] || return 0
+	rm -rf "$out/selftests"		# no stale binary after a failed build
+	if tools/selftests/build.sh "$out/selftests" \
+		>"$out/selftests-build.log" 2>&1; then
+		result selftests ok "static selftest binaries build"
+	else
+		result selftests FAIL "static selftest binaries build (log:\
+ $out/selftests-build.log)"
+		tail -n 20 "$out/selftests-build.log"
+	fi
+}
+
 guest_extras() {
 	local f
 	[ -f tools/selftests/run-guest.sh ] || return 0
@@ -135,15 +149,21 @@ guest_extras() {
 boot() {
 	local name=$1 kernel=$2 log="$out/boot-$1.log" rc=0 st check
 	local initrd="$out/initramfs-$1.cpio.gz" kunit=0 p f s
+	local tmo=$boot_timeout
 	shift 2
-	case "$*" in *lockmap_kunit.ko*) kunit=1 ;; esac
+	# KTAP comes from KUnit and from the kselftests (run-guest.sh), whose
+	# run (fuzzer included) gets LOCKMAP_SELFTESTS_TIMEOUT more seconds.
+	case "$*" in *lockmap_kunit.ko* | */hooks/selftests.sh*) kunit=1 ;; esac
+	case "$*" in
+	*/hooks/selftests.sh*) tmo=$((tmo + ${LOCKMAP_SELFTESTS_TIMEOUT:-600})) ;;
+	esac
 	tools/mkinitramfs.sh "$initrd" tools/guest-test.sh "$@"
-	tools/run-qemu.sh "$kernel" "$initrd" "$log" "$boot_timeout" \
-		"lockmap_watchdog=$((boot_timeout - 30))" || rc=$?
+	tools/run-qemu.sh "$kernel" "$initrd" "$log" "$tmo" \
+		"lockmap_watchdog=$((tmo - 30))" || rc=$?
 	case "$rc" in
 	0) result "$name boot" ok "guest powered off in time" ;;
 	124) result "$name boot" FAIL \
-		"guest powered off in time (killed after ${boot_timeout} s)" ;;
+		"guest powered off in time (killed after ${tmo} s)" ;;
 	*) result "$name boot" FAIL "guest powered off in time (QEMU exit $rc)"
 	esac
 	if tools/scan-splat.sh "$log" >"$out/splat-$name.txt"; then
@@ -173,15 +193,15 @@ boot() {
 	[ "$kunit" = 1 ] || { boot_logs "$name"; return 0; }
 	tools/ktap.py "$log" >"$out/kunit-$name.txt" || true
 	grep -v '^ktap-' "$out/kunit-$name.txt" || true
-	sed -n "s/^ktap-case: \(ok\|FAIL\) \(.*\)/\1 $name KUnit: \2/p" \
+	sed -n "s/^ktap-case: \(ok\|FAIL\) \(.*\)/\1 $name KTAP: \2/p" \
 		"$out/kunit-$name.txt" >>"$out/results.txt"
 	read -r p f s < <(sed -n 's/^ktap-totals: //p' "$out/kunit-$name.txt")
-	echo "  KUnit leaf cases: ${p:-0} passed, ${f:-0} failed, ${s:-0}" \
-		"skipped (log: $log)"
+	echo "  KTAP leaf cases (KUnit, kselftests): ${p:-0} passed," \
+		"${f:-0} failed, ${s:-0} skipped (log: $log)"
 	if [ $((${p:-0} + ${f:-0} + ${s:-0})) -gt 0 ]; then
-		result "$name KUnit" ok "KUnit printed results"
+		result "$name KTAP" ok "KTAP results printed"
 	else
-		result "$name KUnit" FAIL "KUnit printed results (log: $log)"
+		result "$name KTAP" FAIL "KTAP results printed (log: $log)"
 	fi
 	boot_logs "$name"
 }
@@ -216,7 +236,7 @@ test612() {
 	modules 6.12 kmod/lockmap.ko kunit/lockmap_kunit.ko \
 		tools/consumer/lockmap_consumer.ko || return 0
 	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
-	phase "6.12: boot (KUnit, consumer; log: $out/boot-6.12.log)"
+	phase "6.12: boot (KUnit, consumer, kselftests; log: $out/boot-6.12.log)"
 	boot 6.12 "$kdir612/arch/x86/boot/bzImage" "${mods[@]}"
 }
 
@@ -227,7 +247,9 @@ test61() {
 	build_modules 6.1 "/usr/src/linux-headers-$ver" || true
 	modules 6.1 kmod/lockmap.ko tools/consumer/lockmap_consumer.ko ||
 		return 0
-	phase "6.1: boot (consumer, unload refusal; log: $out/boot-6.1.log)"
+	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
+	phase "6.1: boot (consumer, unload refusal, kselftests; log:" \
+		"$out/boot-6.1.log)"
 	boot 6.1 "/boot/vmlinuz-$ver" "${mods[@]}"
 }
 
@@ -283,6 +305,7 @@ main() {
 	case "$mode" in
 	all)
 		kernel612
+		selftests_build		# both guests run them
 		# The 6.1 guest is short; it overlaps the 6.12 build and boot.
 		test61 >"$out/test-6.1.out" 2>&1 &
 		local pid61=$!
@@ -291,8 +314,8 @@ main() {
 		cat "$out/test-6.1.out"
 		bench_smoke
 		;;
-	kunit) kernel612; test612 ;;
-	6.1) test61 ;;
+	kunit) kernel612; selftests_build; test612 ;;
+	6.1) selftests_build; test61 ;;
 	checkpatch) checkpatch ;;
 	sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;
 	esac

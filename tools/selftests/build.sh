@@ -32,7 +32,7 @@ find_harness() {
 		fi
 	done
 	# Last resort: just the two headers out of the source tarball.
-	d="$out/.harness"
+	d="$cache/kselftest-harness-6.12"
 	if [ ! -f "$d/kselftest_harness.h" ]; then
 		[ -r "$tarball" ] || die "no kselftest_harness.h: set KSELFTEST_DIR" \
 			"or install linux-source-6.12"
