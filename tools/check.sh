@@ -7,7 +7,8 @@
 # every log stays in build/, and the last line is "N passed, M failed".
 #
 # Usage: tools/check.sh [all|kunit|6.1|checkpatch|sparse]
-# Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 300).
+# Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 300), plus
+# LOCKMAP_SELFTESTS_TIMEOUT (default 600) for a guest that runs kselftests.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,7 +116,7 @@ build_modules() {
 	fi
 }
 
-# (f) Extension point: what else goes into the 6.12 guest, as mkinitramfs
+# (f) Extension point: what else goes into the guests, as mkinitramfs
 # arguments.  A suite adds a guest script as /hooks/NAME.sh (sourced with
 # lockmap.ko loaded; it may call "check NAME CMD..." and print KTAP) and the
 # files it needs.  Selftests: tools/selftests/run-guest.sh with the static
@@ -306,7 +307,7 @@ main() {
 	all)
 		kernel612
 		selftests_build		# both guests run them
-		# The 6.1 guest is short; it overlaps the 6.12 build and boot.
+		# The 6.1 build and guest run alongside the 6.12 ones.
 		test61 >"$out/test-6.1.out" 2>&1 &
 		local pid61=$!
 		test612
