@@ -49,8 +49,15 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 # Debian's 6.1 kernel (the generic flavour, not -rt): the image to boot and
 # the headers to build against.
-kernel=$(ls /boot/vmlinuz-6.1.*-amd64 2>/dev/null | grep -v -- '-rt-' |
-	sort -V | tail -n1) || true
+kernel=
+for k in /boot/vmlinuz-6.1.*-amd64; do
+	case "$k" in *-rt-amd64 | *'*'*) continue ;; esac
+	if [ -z "$kernel" ] ||
+		[ "$(printf '%s\n' "$kernel" "$k" | sort -V | tail -n1)" = "$k" ]
+	then
+		kernel=$k
+	fi
+done
 [ -n "$kernel" ] || die "no /boot/vmlinuz-6.1.*-amd64 (apt-get install linux-image-amd64)"
 ver=${kernel#/boot/vmlinuz-}
 kdir=/usr/src/linux-headers-$ver
@@ -111,7 +118,7 @@ boot_s=$((SECONDS - start))
 
 status=0
 if ! tools/scan-splat.sh "$log" >"$out/splat-$name.txt"; then
-	cat "$out/splat-$name.txt" | head -n 60
+	head -n 60 "$out/splat-$name.txt"
 	status=1
 fi
 python3 tools/bench/report.py --mode "$mode" --json "$json" "$log" ||
