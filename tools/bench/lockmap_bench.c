@@ -1338,6 +1338,22 @@ static int bench_profile(void)
 			bench_sink += refcount_dec_and_lock(&e->users, &lock);
 		rcu_read_unlock();
 	});
+	/* lockmap_get() replayed inline: lookup, pin, lock, read, unlock. */
+	BENCH_PROBE("lockmap_get_replayed", {
+		struct lockmap_entry *e;
+
+		rcu_read_lock();
+		e = bench_lm_lookup(lm, bench_key(x & mask), false);
+		if (e && !refcount_inc_not_zero(&e->users))
+			e = NULL;
+		rcu_read_unlock();
+		if (e) {
+			mutex_lock(&e->mutex);
+			bench_sink += (uintptr_t)READ_ONCE(e->value);
+			mutex_unlock(&e->mutex);
+			bench_sink += refcount_dec_and_lock(&e->users, &lock);
+		}
+	});
 	BENCH_PROBE("lockmap_get", {
 		u64 v;
 
