@@ -21,7 +21,7 @@ clean:
 		-o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name '*.order' -o -name '*.symvers' \) \
 		-exec rm -f {} +; fi
-	rm -rf build
+	rm -rf build .checkpatch-camelcase.*
 
 check:
 	tools/check.sh all
