@@ -235,8 +235,14 @@ static void lockmap_put(struct lockmap *map, struct lockmap_entry *e)
 {
 	struct lockmap_shard *s = lockmap_entry_shard(map, e);
 
-	if (!refcount_dec_and_lock(&e->users, &s->lock))
+	/* refcount_dec_and_lock(), spelt out so that sparse can follow it */
+	if (refcount_dec_not_one(&e->users))
 		return;
+	spin_lock(&s->lock);
+	if (!refcount_dec_and_test(&e->users)) {
+		spin_unlock(&s->lock);
+		return;
+	}
 	WARN_ON_ONCE(e->value);
 	rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
 	spin_unlock(&s->lock);
