@@ -48,7 +48,8 @@ deps() {
 	pkgs="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio
 	      kmod sparse rsync xz-utils zstd python3 qemu-system-x86
 	      busybox-static linux-source-6.12 linux-image-amd64
-	      linux-headers-amd64 gcc-multilib"
+	      linux-headers-amd64 linux-image-rt-amd64 linux-headers-rt-amd64
+	      gcc-multilib"
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'ok installed' || missing+=("$p")
@@ -78,9 +79,10 @@ kernel612() {
 	echo "  $kdir612"
 }
 
-# Debian's distribution kernel, named after linux-headers-amd64's target.
+# Debian's distribution kernel of a flavour (amd64, rt-amd64), named after
+# its headers metapackage's target.
 kver61() {
-	dpkg-query -W -f='${Depends}' linux-headers-amd64 |
+	dpkg-query -W -f='${Depends}' "linux-headers-$1" |
 		grep -o 'linux-headers-[^ ,]*' | head -n1 |
 		sed 's/^linux-headers-//'
 }
@@ -241,17 +243,18 @@ test612() {
 	boot 6.12 "$kdir612/arch/x86/boot/bzImage" "${mods[@]}"
 }
 
+# test61 NAME FLAVOUR: Debian's 6.1 kernel, plain (amd64) or PREEMPT_RT.
 test61() {
-	local ver
-	ver=$(kver61)
-	phase "6.1 ($ver): build the modules"
-	build_modules 6.1 "/usr/src/linux-headers-$ver" || true
-	modules 6.1 kmod/lockmap.ko tools/consumer/lockmap_consumer.ko ||
+	local name=$1 ver
+	ver=$(kver61 "$2")
+	phase "$name ($ver): build the modules"
+	build_modules "$name" "/usr/src/linux-headers-$ver" || true
+	modules "$name" kmod/lockmap.ko tools/consumer/lockmap_consumer.ko ||
 		return 0
 	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
-	phase "6.1: boot (consumer, unload refusal, kselftests; log:" \
-		"$out/boot-6.1.log)"
-	boot 6.1 "/boot/vmlinuz-$ver" "${mods[@]}"
+	phase "$name: boot (consumer, unload refusal, kselftests; log:" \
+		"$out/boot-$name.log)"
+	boot "$name" "/boot/vmlinuz-$ver" "${mods[@]}"
 }
 
 # (f) Extension point: a short benchmark run, once tools/bench has one.
@@ -307,16 +310,19 @@ main() {
 	all)
 		kernel612
 		selftests_build		# both guests run them
-		# The 6.1 build and guest run alongside the 6.12 ones.
-		test61 >"$out/test-6.1.out" 2>&1 &
+		# The 6.1 builds and guests run alongside the 6.12 ones.
+		{ test61 6.1 amd64; test61 6.1-rt rt-amd64; } \
+			>"$out/test-6.1.out" 2>&1 &
 		local pid61=$!
 		test612
 		wait "$pid61" || true
 		cat "$out/test-6.1.out"
 		bench_smoke
+		checkpatch
+		build_modules sparse "$kdir612" C=2 || true
 		;;
 	kunit) kernel612; selftests_build; test612 ;;
-	6.1) selftests_build; test61 ;;
+	6.1) selftests_build; test61 6.1 amd64; test61 6.1-rt rt-amd64 ;;
 	checkpatch) checkpatch ;;
 	sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;
 	esac
