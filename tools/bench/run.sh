@@ -64,13 +64,18 @@ kdir=/usr/src/linux-headers-$ver
 [ -d "$kdir" ] || die "no $kdir (apt-get install linux-headers-$ver)"
 
 start=$SECONDS
-mkdir -p "$out"
-
-# A private copy of the sources: other builds of the tree (6.12, W=1 checks)
-# must not share objects with this one.
-mod=$out/mod${tag:+-$tag}
+# Everything happens in a private directory, published to $out at the end:
+# other builds of the tree (6.12, W=1 checks) must not share objects with
+# this one, and a "make clean" meanwhile must not take the guest's log.
+work=$(mktemp -d "${TMPDIR:-/tmp}/lockmap-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+publish() {
+	mkdir -p "$out"
+	cp "$work"/*.log "$work"/*.txt "$out/" 2>/dev/null || true
+}
+mod=$work/mod
 mkdir -p "$mod"
-rsync -aR --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+rsync -aR --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 	--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.order' \
 	--exclude='*.symvers' Kbuild include kmod tools/bench "$mod/"
 # The tree's Kbuild (include paths, kernel feature probes) with only lockmap
@@ -82,21 +87,22 @@ rsync -aR --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 	echo 'obj-m += tools/bench/'
 } >"$mod/Kbuild"
 echo "bench: building against $kdir (log: $out/build.log)"
-if ! make -C "$kdir" M="$mod" W=1 modules >"$out/build.log" 2>&1; then
-	tail -n 30 "$out/build.log"
+if ! make -C "$kdir" M="$mod" W=1 modules >"$work/build.log" 2>&1; then
+	tail -n 30 "$work/build.log"
+	publish
 	die "build failed"
 fi
 
 # The guest: load lockmap and the benchmark (which runs during its init),
 # then unload both.  tools/init.sh provides check and powers off.
-guest=$out/guest-$name.sh
+guest=$work/guest-$name.sh
 cat >"$guest" <<EOF
 check "bench insmod lockmap" insmod /modules/lockmap.ko
 check "bench lockmap_bench ran" insmod /modules/lockmap_bench.ko ${params[*]}
 check "bench rmmod lockmap_bench" rmmod lockmap_bench
 check "bench rmmod lockmap" rmmod lockmap
 EOF
-initrd=$out/initramfs-$name.cpio.gz
+initrd=$work/initramfs-$name.cpio.gz
 tools/mkinitramfs.sh "$initrd" "$guest" "$mod/kmod/lockmap.ko" \
 	"$mod/tools/bench/lockmap_bench.ko"
 
@@ -111,16 +117,18 @@ hostload() {
 hostload before
 rc=0
 # Room for two maps of 1M keys and the baselines' tables.
-LOCKMAP_QEMU_MEM=${LOCKMAP_QEMU_MEM:-2G} tools/run-qemu.sh "$kernel" "$initrd" "$log" "$timeout" || rc=$?
+LOCKMAP_QEMU_MEM=${LOCKMAP_QEMU_MEM:-2G} tools/run-qemu.sh "$kernel" "$initrd" \
+	"$work/${log##*/}" "$timeout" || rc=$?
 hostload after
 boot_s=$((SECONDS - start))
 [ "$rc" = 0 ] || echo "bench: QEMU exit $rc (124: timed out)"
 
 status=0
-if ! tools/scan-splat.sh "$log" >"$out/splat-$name.txt"; then
-	head -n 60 "$out/splat-$name.txt"
+if ! tools/scan-splat.sh "$work/${log##*/}" >"$work/splat-$name.txt"; then
+	head -n 60 "$work/splat-$name.txt"
 	status=1
 fi
+publish
 python3 tools/bench/report.py --mode "$mode" --json "$json" "$log" ||
 	status=1
 echo "bench: $name run took $((SECONDS - start))s (build and boot ${boot_s}s)"
