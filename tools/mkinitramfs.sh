@@ -17,6 +17,7 @@ file "$busybox" 2>/dev/null | grep -q dynamically &&
 	{ echo "mkinitramfs: $busybox is not static" >&2; exit 1; }
 
 root=$(mktemp -d)
+chmod 755 "$root"	# mktemp makes it 0700: non-root tests need /
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,modules}
 install -m 0755 "$busybox" "$root/bin/busybox"

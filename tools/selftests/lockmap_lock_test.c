@@ -683,8 +683,9 @@ TEST_F(lk, close_while_waiting)
 	pthread_join(w.tid, NULL);
 	/* the waiter got the value once the holder was done */
 	EXPECT_EQ(0, w.ret);
-	EXPECT_EQ(1, atomic_load(&s->done));
+	/* the holder flags done after its ioctl returns: reap it first */
 	EXPECT_EQ(0, wait_exit(pid));
+	EXPECT_EQ(1, atomic_load(&s->done));
 	EXPECT_EQ(1, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
 }
 
