@@ -139,7 +139,8 @@ selftests_build() {
 
 guest_extras() {
 	local f
-	[ -f tools/selftests/run-guest.sh ] || return 0
+	[ "$with_selftests" = 1 ] && [ -f tools/selftests/run-guest.sh ] ||
+		return 0
 	echo "tools/selftests/run-guest.sh=/hooks/selftests.sh"
 	for f in "$out"/selftests/*; do
 		[ -f "$f" ] && echo "$f=/selftests/${f##*/}"
@@ -293,6 +294,7 @@ checkpatch() {
 
 main() {
 	local mode=${1:-all}
+	with_selftests=1
 	case "$mode" in
 	all | kunit | 6.1 | checkpatch | sparse) ;;
 	*) echo "usage: $0 [all|kunit|6.1|checkpatch|sparse]"; return 2 ;;
@@ -321,7 +323,8 @@ main() {
 		checkpatch
 		build_modules sparse "$kdir612" C=2 || true
 		;;
-	kunit) kernel612; selftests_build; test612 ;;
+	# The quick loop after a module change: KUnit and the consumer only.
+	kunit) with_selftests=0; kernel612; test612 ;;
 	6.1) selftests_build; test61 6.1 amd64; test61 6.1-rt rt-amd64 ;;
 	checkpatch) checkpatch ;;
 	sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;
