@@ -366,11 +366,40 @@ static int lmd_register(struct lmd_map *m)
 	return err;
 }
 
+/*
+ * The end of CREATE and ATTACH, called with f->lock held and dropping it:
+ * attaches @m (the caller's reference passes to @f) and replies with its id,
+ * set in @reply at @id.  A reply that cannot be copied out undoes the attach.
+ */
+static int lmd_attach_reply(struct lmd_file *f, struct lmd_map *m,
+			    void __user *arg, u32 usize, void *reply,
+			    size_t size, __u32 *id)
+{
+	struct lmd_map *detached;
+	int err;
+
+	err = lmd_attach_locked(f, m);
+	if (err) {
+		mutex_unlock(&f->lock);
+		lmd_map_put(m);
+		return err;
+	}
+	*id = m->id;
+	err = lmd_copy_out(arg, usize, reply, size);
+	if (err && !lmd_detach_locked(f, *id, &detached)) {
+		mutex_unlock(&f->lock);
+		lmd_map_put(detached);
+		return err;
+	}
+	mutex_unlock(&f->lock);
+	return err;
+}
+
 static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 {
 	struct lockmap_ioc_create c;
 	struct lockmap_params p = {};
-	struct lmd_map *m, *detached;
+	struct lmd_map *m;
 	u32 usize;
 	int err;
 
@@ -429,21 +458,7 @@ static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 		return err;
 	}
 	/* From here on the map is visible: drop it by reference only. */
-	err = lmd_attach_locked(f, m);
-	if (err) {
-		mutex_unlock(&f->lock);
-		lmd_map_put(m);
-		return err;
-	}
-	c.map_id = m->id;
-	err = lmd_copy_out(arg, usize, &c, sizeof(c));
-	if (err && !lmd_detach_locked(f, c.map_id, &detached)) {
-		mutex_unlock(&f->lock);
-		lmd_map_put(detached);
-		return err;
-	}
-	mutex_unlock(&f->lock);
-	return err;
+	return lmd_attach_reply(f, m, arg, usize, &c, sizeof(c), &c.map_id);
 }
 
 /* LOCKMAP_IOC_ATTACH, LOCKMAP_IOC_DETACH */
@@ -451,7 +466,7 @@ static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 static int lmd_ioctl_attach(struct lmd_file *f, void __user *arg)
 {
 	struct lockmap_ioc_attach a;
-	struct lmd_map *m, *detached;
+	struct lmd_map *m;
 	u32 usize;
 	int err, len;
 
@@ -469,21 +484,7 @@ static int lmd_ioctl_attach(struct lmd_file *f, void __user *arg)
 		return -ENOENT;
 
 	mutex_lock(&f->lock);
-	err = lmd_attach_locked(f, m);
-	if (err) {
-		mutex_unlock(&f->lock);
-		lmd_map_put(m);
-		return err;
-	}
-	a.map_id = m->id;
-	err = lmd_copy_out(arg, usize, &a, sizeof(a));
-	if (err && !lmd_detach_locked(f, a.map_id, &detached)) {
-		mutex_unlock(&f->lock);
-		lmd_map_put(detached);
-		return err;
-	}
-	mutex_unlock(&f->lock);
-	return err;
+	return lmd_attach_reply(f, m, arg, usize, &a, sizeof(a), &a.map_id);
 }
 
 static int lmd_map_arg(struct lockmap_ioc_map *ma, void __user *arg,
