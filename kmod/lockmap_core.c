@@ -10,13 +10,14 @@
 #include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
 #include "lockmap_internal.h"
 
 #define LOCKMAP_MAX_SHARDS	1024
+/* Batches up to this many keys sort them on the stack, without kmalloc. */
+#define LOCKMAP_BATCH_ON_STACK	8
 
 #ifdef CONFIG_FAULT_INJECTION
 struct fault_attr lockmap_fail_alloc = FAULT_ATTR_INITIALIZER;
@@ -32,54 +33,6 @@ static bool lockmap_should_fail_alloc(void)
 	return false;
 }
 #endif
-
-/*
- * The table hashes nothing itself: the lookup carries the hash computed once
- * per operation and each entry keeps its own, so rehashing is free too.
- */
-static u32 lockmap_rht_hashfn(const void *data, u32 len, u32 seed)
-{
-	return ((const struct lockmap_lookup *)data)->hash;
-}
-
-static u32 lockmap_rht_obj_hashfn(const void *data, u32 len, u32 seed)
-{
-	return ((const struct lockmap_entry *)data)->hash;
-}
-
-static int lockmap_rht_cmpfn(struct rhashtable_compare_arg *arg,
-			     const void *obj)
-{
-	const struct lockmap_lookup *l = arg->key;
-	const struct lockmap_entry *e = obj;
-
-	return e->hash != l->hash || e->key_len != l->len ||
-	       memcmp(e->key, l->key, l->len);
-}
-
-const struct rhashtable_params lockmap_rht_params = {
-	.head_offset = offsetof(struct lockmap_entry, node),
-	.hashfn = lockmap_rht_hashfn,
-	.obj_hashfn = lockmap_rht_obj_hashfn,
-	.obj_cmpfn = lockmap_rht_cmpfn,
-	.automatic_shrinking = true,
-};
-
-static int lockmap_prepare(const struct lockmap *map, const void *key,
-			   size_t len, struct lockmap_lookup *l)
-{
-	u64 hash;
-
-	if (!key || !len || len > map->max_key_len ||
-	    (map->p.key_len && len != map->p.key_len))
-		return -EINVAL;
-	hash = siphash(key, len, &map->seed);
-	l->key = key;
-	l->len = len;
-	l->hash = lower_32_bits(hash);
-	l->shard = upper_32_bits(hash) & map->shard_mask;
-	return 0;
-}
 
 void lockmap_dispose(struct lockmap *map, void *value)
 {
@@ -119,7 +72,8 @@ static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
 	if (map->cache)
 		mem = kmem_cache_alloc(map->cache, map->p.gfp);
 	else
-		mem = kmalloc(map->entry_size + l->len, map->p.gfp);
+		mem = kmalloc(map->entry_size + LOCKMAP_KEY_LEN_SIZE + l->len,
+			      map->p.gfp);
 	if (!mem)
 		return ERR_PTR(-ENOMEM);
 
@@ -127,9 +81,9 @@ static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
 	refcount_set(&e->users, 1);
 	e->hash = l->hash;
 	e->value = NULL;
-	e->key_len = l->len;
-	e->shard = l->shard;
-	memcpy(e->key, l->key, l->len);
+	if (!map->p.key_len)
+		*(u16 *)e->key = l->len;
+	memcpy((u8 *)lockmap_key_of(map, e), l->key, l->len);
 	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
 		__rt_mutex_init(&e->rt_mutex, map->p.name, &map->lock_key);
 	else
@@ -314,7 +268,7 @@ static struct lockmap_entry *lockmap_take(struct lockmap *map,
 
 	if (wait != LOCKMAP_NOWAIT)
 		might_sleep();
-	e = lockmap_find_or_create(map, &map->shards[l->shard], l);
+	e = lockmap_find_or_create(map, lockmap_shard_of(map, l->hash), l);
 	if (IS_ERR(e))
 		return e;
 	err = lockmap_lock(map, e, wait);
@@ -391,17 +345,19 @@ EXPORT_SYMBOL_GPL(lockmap_entry_value);
 
 /**
  * lockmap_entry_key() - the key of an entry
+ * @map: the map of the entry
  * @entry: a locked entry
  * @key_len: set to the key's length (may be NULL)
  *
  * Return: the key bytes, valid while the key is locked.
  */
-const void *lockmap_entry_key(const struct lockmap_entry *entry,
+const void *lockmap_entry_key(const struct lockmap *map,
+			      const struct lockmap_entry *entry,
 			      size_t *key_len)
 {
 	if (key_len)
-		*key_len = entry->key_len;
-	return entry->key;
+		*key_len = lockmap_key_len_of(map, entry);
+	return lockmap_key_of(map, entry);
 }
 EXPORT_SYMBOL_GPL(lockmap_entry_key);
 
@@ -576,7 +532,7 @@ struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
 	if (err)
 		return ERR_PTR(err);
 	/* A key nobody holds and without a value has no entry at all. */
-	e = lockmap_find(&map->shards[l.shard], &l);
+	e = lockmap_find(lockmap_shard_of(map, l.hash), &l);
 	if (!e)
 		return ERR_PTR(-ENOENT);
 	err = lockmap_lock(map, e, wait);
@@ -750,22 +706,50 @@ EXPORT_SYMBOL_GPL(lockmap_get_stats);
 /* Batches */
 
 struct lockmap_batch {
+	struct lockmap *map;
 	unsigned int nr;
 	struct lockmap_entry *entries[];
 };
 
-/* The one order every batch locks in: shard, hash, length, bytes. */
-static int lockmap_lookup_cmp(const void *a, const void *b)
+/*
+ * The one order every batch locks in: hash, length, bytes.  The shard is
+ * the hash's high bits, so this also goes shard by shard.
+ */
+static int lockmap_lookup_cmp(const struct lockmap_lookup *x,
+			      const struct lockmap_lookup *y)
 {
-	const struct lockmap_lookup *x = a, *y = b;
-
-	if (x->shard != y->shard)
-		return x->shard < y->shard ? -1 : 1;
 	if (x->hash != y->hash)
 		return x->hash < y->hash ? -1 : 1;
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
 	return memcmp(x->key, y->key, x->len);
+}
+
+/*
+ * Sorts @l into locking order and drops duplicates; returns how many are
+ * left.  Batches are short, so an insertion sort beats sort()'s heapsort.
+ */
+static unsigned int lockmap_sort_unique(struct lockmap_lookup *l,
+					unsigned int nr)
+{
+	unsigned int i, j, n = 0;
+
+	for (i = 0; i < nr; i++) {
+		struct lockmap_lookup x = l[i];
+		int c = 1;
+
+		for (j = n; j; j--) {
+			c = lockmap_lookup_cmp(&l[j - 1], &x);
+			if (c <= 0)
+				break;
+		}
+		if (j && !c)
+			continue;	/* the same key as l[j - 1] */
+		memmove(&l[j + 1], &l[j], (n - j) * sizeof(*l));
+		l[j] = x;
+		n++;
+	}
+	return n;
 }
 
 static void lockmap_batch_put(struct lockmap *map, struct lockmap_batch *b)
@@ -842,8 +826,8 @@ struct lockmap_batch *lockmap_batch_lock(struct lockmap *map,
 					 unsigned int nr_keys,
 					 enum lockmap_wait wait)
 {
-	struct lockmap_lookup *l;
-	struct lockmap_batch *b;
+	struct lockmap_lookup on_stack[LOCKMAP_BATCH_ON_STACK], *l = on_stack;
+	struct lockmap_batch *b = NULL;
 	unsigned int i, n;
 	int err = -EINVAL;
 
@@ -851,52 +835,54 @@ struct lockmap_batch *lockmap_batch_lock(struct lockmap *map,
 		return ERR_PTR(-EINVAL);
 	if (wait != LOCKMAP_NOWAIT)
 		might_sleep();
-	l = kmalloc_array(nr_keys, sizeof(*l), GFP_KERNEL);
-	b = kzalloc(struct_size(b, entries, nr_keys), map->p.gfp);
-	if (!l || !b || lockmap_should_fail_alloc()) {
-		err = -ENOMEM;
-		goto out_free;
+	if (nr_keys > ARRAY_SIZE(on_stack)) {
+		l = kmalloc_array(nr_keys, sizeof(*l), GFP_KERNEL);
+		if (!l)
+			return ERR_PTR(-ENOMEM);
 	}
 	for (i = 0; i < nr_keys; i++) {
 		err = lockmap_prepare(map, keys[i].key, keys[i].len, &l[i]);
 		if (err)
-			goto out_free;
+			goto out;
 	}
-	sort(l, nr_keys, sizeof(*l), lockmap_lookup_cmp, NULL);
-	for (i = 0, n = 0; i < nr_keys; i++)
-		if (!n || lockmap_lookup_cmp(&l[n - 1], &l[i]))
-			l[n++] = l[i];
+	n = lockmap_sort_unique(l, nr_keys);
 
+	if (!lockmap_should_fail_alloc())
+		b = kmalloc(struct_size(b, entries, n), map->p.gfp);
+	if (!b) {
+		err = -ENOMEM;
+		goto out;
+	}
+	b->map = map;
+	b->nr = 0;
 	for (i = 0; i < n; i++) {
 		struct lockmap_entry *e;
 
-		e = lockmap_find_or_create(map, &map->shards[l[i].shard], &l[i]);
+		e = lockmap_find_or_create(map, lockmap_shard_of(map, l[i].hash),
+					   &l[i]);
 		if (IS_ERR(e)) {
 			lockmap_batch_put(map, b);
-			kfree(l);
-			return ERR_CAST(e);
+			err = PTR_ERR(e);
+			goto out;
 		}
 		b->entries[b->nr++] = e;
 	}
-	kfree(l);
 
 	lock_map_acquire_read(&map->batch_nest.dep_map);
 	err = lockmap_batch_acquire(map, b, wait);
 	if (err) {
 		lock_map_release(&map->batch_nest.dep_map);
 		lockmap_batch_put(map, b);
-		return ERR_PTR(err);
+		goto out;
 	}
 	if (lockmap_is_lru(map))
 		for (i = 0; i < b->nr; i++)
 			if (b->entries[i]->value)
 				lockmap_lru_touch(map, b->entries[i]);
-	return b;
-
-out_free:
-	kfree(l);
-	kfree(b);
-	return ERR_PTR(err);
+out:
+	if (l != on_stack)
+		kfree(l);
+	return err ? ERR_PTR(err) : b;
 }
 EXPORT_SYMBOL_GPL(lockmap_batch_lock);
 
@@ -945,7 +931,8 @@ struct lockmap_entry *lockmap_batch_find(const struct lockmap_batch *batch,
 	for (i = 0; i < batch->nr; i++) {
 		struct lockmap_entry *e = batch->entries[i];
 
-		if (e->key_len == key_len && !memcmp(e->key, key, key_len))
+		if (lockmap_key_len_of(batch->map, e) == key_len &&
+		    !memcmp(lockmap_key_of(batch->map, e), key, key_len))
 			return e;
 	}
 	return NULL;
@@ -1032,7 +1019,8 @@ static int lockmap_visit_one(struct lockmap *map, struct lockmap_entry *e,
 
 	if (!e->value)
 		return 0;
-	return v->visit(e->key, e->key_len, e->value, v->arg);
+	return v->visit(lockmap_key_of(map, e), lockmap_key_len_of(map, e),
+			e->value, v->arg);
 }
 
 /**
@@ -1062,8 +1050,10 @@ static int lockmap_retain_one(struct lockmap *map, struct lockmap_entry *e,
 {
 	struct lockmap_visit_arg *v = arg;
 
-	if (e->value && (!v->keep ||
-			 !v->keep(e->key, e->key_len, e->value, v->arg)))
+	if (e->value &&
+	    (!v->keep || !v->keep(lockmap_key_of(map, e),
+				  lockmap_key_len_of(map, e), e->value,
+				  v->arg)))
 		lockmap_entry_set(map, e, NULL);
 	return 0;
 }

@@ -1139,6 +1139,7 @@ struct lmd_ckey {
 };
 
 struct lmd_collect {
+	const struct lockmap *map;
 	struct lmd_ckey *k;		/* sorted by hash, length, bytes */
 	u8 *pool;			/* @max key buffers of @slot_size */
 	size_t slot_size;
@@ -1149,13 +1150,26 @@ struct lmd_collect {
 
 #define LMD_NO_CUT	U64_MAX
 
-static int lmd_ckey_cmp(const struct lockmap_entry *e, const struct lmd_ckey *c)
+static int lmd_ckey_cmp(const struct lockmap *map,
+			const struct lockmap_entry *e, const struct lmd_ckey *c)
 {
+	u32 len = lockmap_key_len_of(map, e);
+
 	if (e->hash != c->hash)
 		return e->hash < c->hash ? -1 : 1;
-	if (e->key_len != c->len)
-		return e->key_len < c->len ? -1 : 1;
-	return memcmp(e->key, c->key, c->len);
+	if (len != c->len)
+		return len < c->len ? -1 : 1;
+	return memcmp(lockmap_key_of(map, e), c->key, c->len);
+}
+
+/* Copies the key of @e into the next free slot, @c->k[@i]. */
+static void lmd_ckey_set(struct lmd_collect *c, unsigned int i,
+			 const struct lockmap_entry *e, u8 *slot)
+{
+	c->k[i].hash = e->hash;
+	c->k[i].len = lockmap_key_len_of(c->map, e);
+	c->k[i].key = slot;
+	memcpy(slot, lockmap_key_of(c->map, e), c->k[i].len);
 }
 
 static void lmd_collect_one(struct lmd_collect *c,
@@ -1168,7 +1182,7 @@ static void lmd_collect_one(struct lmd_collect *c,
 		return;
 	while (lo < hi) {
 		unsigned int mid = lo + (hi - lo) / 2;
-		int r = lmd_ckey_cmp(e, &c->k[mid]);
+		int r = lmd_ckey_cmp(c->map, e, &c->k[mid]);
 
 		if (!r)
 			return;		/* seen again after a resize */
@@ -1190,10 +1204,7 @@ static void lmd_collect_one(struct lmd_collect *c,
 		slot = c->pool + c->nr * c->slot_size;
 	}
 	memmove(&c->k[lo + 1], &c->k[lo], (c->nr - lo) * sizeof(*c->k));
-	c->k[lo].hash = e->hash;
-	c->k[lo].len = e->key_len;
-	c->k[lo].key = slot;
-	memcpy(slot, e->key, e->key_len);
+	lmd_ckey_set(c, lo, e, slot);
 	c->nr++;
 }
 
@@ -1203,6 +1214,7 @@ static void lmd_collect_shard(struct lockmap *map, u32 shard, u32 from,
 	struct rhashtable_iter iter;
 	struct lockmap_entry *e;
 
+	c->map = map;
 	c->nr = 0;
 	c->cut = LMD_NO_CUT;
 	rhashtable_walk_enter(&map->shards[shard].ht, &iter);
@@ -1247,6 +1259,7 @@ static void lmd_collect_valued(struct lockmap *map, u32 shard,
 	struct rhashtable_iter iter;
 	struct lockmap_entry *e;
 
+	c->map = map;
 	c->nr = 0;
 	rhashtable_walk_enter(&map->shards[shard].ht, &iter);
 	rhashtable_walk_start(&iter);
@@ -1256,10 +1269,7 @@ static void lmd_collect_valued(struct lockmap *map, u32 shard,
 		if (IS_ERR(e) || !refcount_read(&e->users) ||
 		    !READ_ONCE(e->value))
 			continue;
-		c->k[c->nr].hash = e->hash;
-		c->k[c->nr].len = e->key_len;
-		c->k[c->nr].key = slot;
-		memcpy(slot, e->key, e->key_len);
+		lmd_ckey_set(c, c->nr, e, slot);
 		c->nr++;
 	}
 	rhashtable_walk_stop(&iter);

@@ -15,6 +15,7 @@
 #include <linux/shrinker.h>
 #include <linux/siphash.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
 
 /*
  * One entry per key, present in its shard's table while it has a value or
@@ -27,8 +28,12 @@
  * unused valued entry by moving @users from 1 to 0, which is why eviction
  * never waits: a held or awaited key has @users > 1 and is skipped.
  *
- * LRU maps allocate a list_head just in front of the entry (see
- * lockmap_entry_lru()), so plain maps do not pay for it.
+ * @hash is the key's hash: its low bits pick the bucket, its high bits the
+ * shard (lockmap_shard_of()).  @key holds the key bytes; a variable-length
+ * map puts the key's length in front of them (lockmap_key_of()), so that the
+ * common fixed 8-byte key makes a 64-byte entry.  LRU maps allocate a
+ * list_head just in front of the entry (see lockmap_entry_lru()), so plain
+ * maps do not pay for it.
  */
 struct lockmap_entry {
 	struct rhash_head node;
@@ -46,17 +51,15 @@ struct lockmap_entry {
 			void *mem;
 		} dead;
 	};
-	u16 key_len;
-	u16 shard;
 	u8 key[];
 };
 
 /* A key as looked up: bytes plus the one hash computed for it. */
 struct lockmap_lookup {
+	const struct lockmap *map;
 	const void *key;
 	u32 len;
 	u32 hash;
-	u32 shard;
 };
 
 struct lockmap_shard {
@@ -83,7 +86,7 @@ struct lockmap {
 	size_t max_key_len;
 	u32 shard_mask;
 	atomic_t pop_cursor;		/* round-robin start of pop/shrink */
-	siphash_key_t seed;
+	hsiphash_key_t seed;
 	struct lock_class_key lock_key;	/* per-map class of the key locks */
 	struct lockmap_nest batch_nest;
 #ifdef LOCKMAP_HAVE_SHRINKER_ALLOC
@@ -95,8 +98,6 @@ struct lockmap {
 	struct lockmap_shard shards[];
 };
 
-extern const struct rhashtable_params lockmap_rht_params;
-
 #ifdef CONFIG_FAULT_INJECTION
 /* Makes entry and batch allocations fail on demand (KUnit, debugfs). */
 extern struct fault_attr lockmap_fail_alloc;
@@ -107,11 +108,104 @@ static inline bool lockmap_is_lru(const struct lockmap *map)
 	return map->p.capacity != 0;
 }
 
+/* The shard of a hash: its high bits, as the table's buckets use the low. */
+static inline struct lockmap_shard *lockmap_shard_of(struct lockmap *map,
+						     u32 hash)
+{
+	return &map->shards[((u64)hash * (map->shard_mask + 1)) >> 32];
+}
+
 static inline struct lockmap_shard *
 lockmap_entry_shard(struct lockmap *map, const struct lockmap_entry *e)
 {
-	return &map->shards[e->shard];
+	return lockmap_shard_of(map, e->hash);
 }
+
+/* Where a variable-length map keeps the length of an entry's key. */
+#define LOCKMAP_KEY_LEN_SIZE	sizeof(u16)
+
+static inline u32 lockmap_key_len_of(const struct lockmap *map,
+				     const struct lockmap_entry *e)
+{
+	return map->p.key_len ?: *(const u16 *)e->key;
+}
+
+static inline const u8 *lockmap_key_of(const struct lockmap *map,
+				       const struct lockmap_entry *e)
+{
+	return map->p.key_len ? e->key : e->key + LOCKMAP_KEY_LEN_SIZE;
+}
+
+/* Reads an 8-byte key of any alignment; compiles to one load. */
+static inline u64 lockmap_key_u64(const void *key)
+{
+	u64 k;
+
+	memcpy(&k, key, sizeof(k));
+	return k;
+}
+
+/*
+ * Hashes a key once per operation (hsiphash with the map's seed: keys chosen
+ * by userspace cannot force long chains); 8-byte keys skip the byte loop.
+ */
+static inline int lockmap_prepare(const struct lockmap *map, const void *key,
+				  size_t len, struct lockmap_lookup *l)
+{
+	if (!key || !len || len > map->max_key_len ||
+	    (map->p.key_len && len != map->p.key_len))
+		return -EINVAL;
+	l->map = map;
+	l->key = key;
+	l->len = len;
+	if (len == sizeof(u64)) {
+		u64 k = lockmap_key_u64(key);
+
+		l->hash = hsiphash_2u32(lower_32_bits(k), upper_32_bits(k),
+					&map->seed);
+	} else {
+		l->hash = hsiphash(key, len, &map->seed);
+	}
+	return 0;
+}
+
+/*
+ * The table hashes nothing itself: the lookup carries the hash computed once
+ * per operation and each entry keeps its own, so rehashing is free too.
+ */
+static inline u32 lockmap_rht_hashfn(const void *data, u32 len, u32 seed)
+{
+	return ((const struct lockmap_lookup *)data)->hash;
+}
+
+static inline u32 lockmap_rht_obj_hashfn(const void *data, u32 len, u32 seed)
+{
+	return ((const struct lockmap_entry *)data)->hash;
+}
+
+static inline int lockmap_rht_cmpfn(struct rhashtable_compare_arg *arg,
+				    const void *obj)
+{
+	const struct lockmap_lookup *l = arg->key;
+	const struct lockmap_entry *e = obj;
+	const u8 *key = lockmap_key_of(l->map, e);
+
+	if (e->hash != l->hash || lockmap_key_len_of(l->map, e) != l->len)
+		return 1;
+	/* The common fixed-size key compares without a call. */
+	if (l->len == sizeof(u64))
+		return lockmap_key_u64(key) != lockmap_key_u64(l->key);
+	return memcmp(key, l->key, l->len);
+}
+
+/* In this header so that each lookup inlines the functions above. */
+static const struct rhashtable_params lockmap_rht_params __maybe_unused = {
+	.head_offset = offsetof(struct lockmap_entry, node),
+	.hashfn = lockmap_rht_hashfn,
+	.obj_hashfn = lockmap_rht_obj_hashfn,
+	.obj_cmpfn = lockmap_rht_cmpfn,
+	.automatic_shrinking = true,
+};
 
 static inline struct list_head *lockmap_entry_lru(struct lockmap_entry *e)
 {

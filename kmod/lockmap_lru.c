@@ -82,7 +82,9 @@ static void lockmap_lru_release(struct lockmap *map, struct list_head *victims)
 
 		list_del(pos);
 		if (map->p.evict)
-			map->p.evict(e->key, e->key_len, e->value, map->p.priv);
+			map->p.evict(lockmap_key_of(map, e),
+				     lockmap_key_len_of(map, e), e->value,
+				     map->p.priv);
 		lockmap_dispose(map, e->value);
 		e->value = NULL;
 		lockmap_entry_free(map, e);
@@ -174,8 +176,8 @@ int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
 		if (list_empty(&victims))
 			continue;
 		e = lockmap_lru_entry(victims.next);
-		memcpy(key_buf, e->key, e->key_len);
-		*key_len = e->key_len;
+		*key_len = lockmap_key_len_of(map, e);
+		memcpy(key_buf, lockmap_key_of(map, e), *key_len);
 		*value = e->value;
 		e->value = NULL;
 		lockmap_entry_free(map, e);

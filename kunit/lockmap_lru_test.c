@@ -169,8 +169,8 @@ static unsigned int lru_order(struct lockmap *map, u32 shard, u64 *keys,
 	list_for_each_prev(pos, &s->lru) {
 		struct lockmap_entry *e = lockmap_lru_entry(pos);
 
-		if (n < max && e->key_len == sizeof(u64))
-			memcpy(&keys[n], e->key, sizeof(u64));
+		if (n < max && lockmap_key_len_of(map, e) == sizeof(u64))
+			memcpy(&keys[n], lockmap_key_of(map, e), sizeof(u64));
 		n++;
 	}
 	spin_unlock(&s->lock);
@@ -214,7 +214,7 @@ static void lru_check_lists(struct kunit *test, struct lockmap *map)
 		list_for_each(pos, &s->lru) {
 			struct lockmap_entry *e = lockmap_lru_entry(pos);
 
-			if (!e->value || e->shard != i)
+			if (!e->value || lockmap_entry_shard(map, e) != s)
 				wrong++;
 			n++;
 		}
@@ -233,7 +233,7 @@ static u32 lru_key_shard(struct kunit *test, struct lockmap *map, u64 k)
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(e));
 	KUNIT_ASSERT_NULL(test, lockmap_entry_value(e));
-	shard = e->shard;
+	shard = lockmap_entry_shard(map, e) - map->shards;
 	lockmap_entry_unlock(map, e);
 	return shard;
 }

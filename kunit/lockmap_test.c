@@ -14,7 +14,6 @@
 #include <linux/err.h>
 #include <linux/log2.h>
 #include <linux/sched/signal.h>
-#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -575,10 +574,10 @@ static void lm_test_entry_absent_then_set(struct kunit *test)
 	e = lockmap_entry_lock(map, &key, sizeof(key), LOCKMAP_WAIT);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
 	KUNIT_EXPECT_NULL(test, lockmap_entry_value(e));
-	kp = lockmap_entry_key(e, &len);
+	kp = lockmap_entry_key(map, e, &len);
 	KUNIT_EXPECT_EQ(test, len, sizeof(u64));
 	KUNIT_EXPECT_EQ(test, memcmp(kp, &key, sizeof(key)), 0);
-	KUNIT_EXPECT_PTR_EQ(test, lockmap_entry_key(e, NULL), kp);
+	KUNIT_EXPECT_PTR_EQ(test, lockmap_entry_key(map, e, NULL), kp);
 	/* Held but empty: a slot, not a value. */
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), 0);
 	KUNIT_EXPECT_EQ(test, lm_slots(map), 1);
@@ -1010,7 +1009,7 @@ static void lm_test_batch_basic(struct kunit *test)
 			KUNIT_FAIL(test, "no entry %u", i);
 			continue;
 		}
-		kp = lockmap_entry_key(e, &len);
+		kp = lockmap_entry_key(map, e, &len);
 		KUNIT_EXPECT_EQ(test, len, sizeof(u64));
 		memcpy(&key, kp, sizeof(key));
 		if (key >= 1 && key <= 4)
@@ -1599,7 +1598,9 @@ static bool lm_keep_not_ab(const void *key, size_t key_len, void *value,
 
 static u32 lm_key_hash(struct lockmap *map, u64 key)
 {
-	return lower_32_bits(siphash(&key, sizeof(key), &map->seed));
+	struct lockmap_lookup l;
+
+	return lockmap_prepare(map, &key, sizeof(key), &l) ?: l.hash;
 }
 
 /*
@@ -1607,8 +1608,7 @@ static u32 lm_key_hash(struct lockmap *map, u64 key)
  * must dispose of both, whatever their order in the bucket's chain.  Enough
  * other keys stay in the shard that its table is never resized meanwhile
  * (a resize restarts the walk and would hide a skipped entry).  The keys
- * are chosen with the map's own hash (white box); should the hashing ever
- * change, the case still holds, it just stops aiming at one bucket.
+ * are chosen with the map's own hash function (white box).
  */
 static void lm_test_retain_same_bucket(struct kunit *test)
 {
@@ -1729,7 +1729,7 @@ static void lm_test_varlen_keys(struct kunit *test)
 
 	e = lockmap_entry(map, "abc", 3);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
-	KUNIT_EXPECT_EQ(test, memcmp(lockmap_entry_key(e, &len), "abc", 3), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(lockmap_entry_key(map, e, &len), "abc", 3), 0);
 	KUNIT_EXPECT_EQ(test, len, 3);
 	lockmap_entry_unlock(map, e);
 

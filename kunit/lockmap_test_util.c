@@ -160,8 +160,9 @@ unsigned int lm_key_users(struct lockmap *map, u64 key)
 		rhashtable_walk_enter(&map->shards[i].ht, &iter);
 		rhashtable_walk_start(&iter);
 		while ((e = rhashtable_walk_next(&iter))) {
-			if (!IS_ERR(e) && e->key_len == sizeof(key) &&
-			    !memcmp(e->key, &key, sizeof(key))) {
+			if (!IS_ERR(e) &&
+			    lockmap_key_len_of(map, e) == sizeof(key) &&
+			    !memcmp(lockmap_key_of(map, e), &key, sizeof(key))) {
 				users = refcount_read(&e->users);
 				break;
 			}

@@ -195,7 +195,8 @@ struct lockmap_entry *lockmap_entry_lock(struct lockmap *map, const void *key,
 					 size_t key_len, enum lockmap_wait wait);
 void lockmap_entry_unlock(struct lockmap *map, struct lockmap_entry *entry);
 void *lockmap_entry_value(const struct lockmap_entry *entry);
-const void *lockmap_entry_key(const struct lockmap_entry *entry,
+const void *lockmap_entry_key(const struct lockmap *map,
+			      const struct lockmap_entry *entry,
 			      size_t *key_len);
 void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 			 void *value);

@@ -1168,51 +1168,15 @@ static int bench_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* lockmap's table lookup, replayed with a copy of its rhashtable params. */
-static u32 bench_lm_hashfn(const void *data, u32 len, u32 seed)
-{
-	return ((const struct lockmap_lookup *)data)->hash;
-}
-
-static u32 bench_lm_obj_hashfn(const void *data, u32 len, u32 seed)
-{
-	return ((const struct lockmap_entry *)data)->hash;
-}
-
-static int bench_lm_cmpfn(struct rhashtable_compare_arg *arg, const void *obj)
-{
-	const struct lockmap_lookup *l = arg->key;
-	const struct lockmap_entry *e = obj;
-
-	return e->hash != l->hash || e->key_len != l->len ||
-	       memcmp(e->key, l->key, l->len);
-}
-
-static const struct rhashtable_params bench_lm_params = {
-	.head_offset = offsetof(struct lockmap_entry, node),
-	.hashfn = bench_lm_hashfn,
-	.obj_hashfn = bench_lm_obj_hashfn,
-	.obj_cmpfn = bench_lm_cmpfn,
-	.automatic_shrinking = true,
-};
-
-/*
- * As lockmap_prepare() does it: siphash of the key, then the shard; or with
- * @fast, siphash_1u64(), what an 8-byte fixed-length map could use.
- */
-static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key,
-					     bool fast)
+/* lockmap's own table lookup (lockmap_internal.h), without pin or lock. */
+static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key)
 {
 	struct lockmap_lookup l;
-	u64 hash = fast ? siphash_1u64(key, &map->seed) :
-			  siphash(&key, sizeof(key), &map->seed);
 
-	l.key = &key;
-	l.len = sizeof(key);
-	l.hash = lower_32_bits(hash);
-	l.shard = upper_32_bits(hash) & map->shard_mask;
-	return rhashtable_lookup(&map->shards[l.shard].ht, &l,
-				 bench_lm_params);
+	if (lockmap_prepare(map, &key, sizeof(key), &l))
+		return NULL;
+	return rhashtable_lookup(&lockmap_shard_of(map, l.hash)->ht, &l,
+				 lockmap_rht_params);
 }
 
 #define BENCH_PROBE(name, ...)						\
@@ -1238,6 +1202,7 @@ static int bench_profile(void)
 	u64 (*indirect)(u64 x) = bench_indirect_target;
 	void *lm, *rht, *striped;
 	siphash_key_t seed;
+	hsiphash_key_t hseed;
 	struct mutex mutex;	/* probed alone, never contended */
 	spinlock_t lock;	/* likewise */
 	refcount_t rc;
@@ -1245,6 +1210,7 @@ static int bench_profile(void)
 	int err = -ENOMEM;
 
 	get_random_bytes(&seed, sizeof(seed));
+	get_random_bytes(&hseed, sizeof(hseed));
 	mutex_init(&mutex);
 	spin_lock_init(&lock);
 	refcount_set(&rc, 1);
@@ -1266,8 +1232,16 @@ static int bench_profile(void)
 
 		bench_sink += siphash(&k, sizeof(k), &seed);
 	});
-	BENCH_PROBE("siphash_1u64",
-		    bench_sink += siphash_1u64(bench_key(x & mask), &seed));
+	BENCH_PROBE("hsiphash_8", {
+		u64 k = bench_key(x & mask);
+
+		bench_sink += hsiphash(&k, sizeof(k), &hseed);
+	});
+	BENCH_PROBE("hsiphash_2u32", {
+		u64 k = bench_key(x & mask);
+
+		bench_sink += hsiphash_2u32(k, k >> 32, &hseed);
+	});
 	BENCH_PROBE("jhash2_8", {
 		u64 k = bench_key(x & mask);
 
@@ -1313,19 +1287,11 @@ static int bench_profile(void)
 	BENCH_PROBE("striped_mutex_update",
 		    bench_striped_update(striped, bench_key(x & mask)));
 	/* What a get without atomics (an optimistic read) would cost. */
-	BENCH_PROBE("lockmap_lookup_siphash_rcu", {
+	BENCH_PROBE("lockmap_lookup_rcu", {
 		struct lockmap_entry *e;
 
 		rcu_read_lock();
-		e = bench_lm_lookup(lm, bench_key(x & mask), false);
-		bench_sink += (uintptr_t)READ_ONCE(e->value);
-		rcu_read_unlock();
-	});
-	BENCH_PROBE("lockmap_lookup_siphash_1u64_rcu", {
-		struct lockmap_entry *e;
-
-		rcu_read_lock();
-		e = bench_lm_lookup(lm, bench_key(x & mask), true);
+		e = bench_lm_lookup(lm, bench_key(x & mask));
 		bench_sink += (uintptr_t)READ_ONCE(e->value);
 		rcu_read_unlock();
 	});
@@ -1333,7 +1299,7 @@ static int bench_profile(void)
 		struct lockmap_entry *e;
 
 		rcu_read_lock();
-		e = bench_lm_lookup(lm, bench_key(x & mask), false);
+		e = bench_lm_lookup(lm, bench_key(x & mask));
 		if (e && refcount_inc_not_zero(&e->users))
 			bench_sink += refcount_dec_and_lock(&e->users, &lock);
 		rcu_read_unlock();
@@ -1343,7 +1309,7 @@ static int bench_profile(void)
 		struct lockmap_entry *e;
 
 		rcu_read_lock();
-		e = bench_lm_lookup(lm, bench_key(x & mask), false);
+		e = bench_lm_lookup(lm, bench_key(x & mask));
 		if (e && !refcount_inc_not_zero(&e->users))
 			e = NULL;
 		rcu_read_unlock();
