@@ -38,6 +38,7 @@
 #include <linux/fs.h>
 #include <linux/jhash.h>
 #include <linux/kthread.h>
+#include <linux/log2.h>
 #include <linux/ktime.h>
 #include <linux/lockmap.h>
 #include <linux/math64.h>
@@ -88,6 +89,10 @@ MODULE_PARM_DESC(mem_entries, "Entries for the bytes-per-entry measurement (0: s
 static unsigned int profile;
 module_param(profile, uint, 0444);
 MODULE_PARM_DESC(profile, "Iterations of each single-thread cost probe (0: none)");
+
+static unsigned int profile_keys = 1 << 16;
+module_param(profile_keys, uint, 0444);
+MODULE_PARM_DESC(profile_keys, "Keys the cost probes use, a power of two");
 
 #define BENCH_MAX_THREADS	4
 #define BENCH_SMOKE_KEYS	BIT(14)
@@ -1198,7 +1203,7 @@ static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key)
 
 static int bench_profile(void)
 {
-	const u32 n = 1 << 16, mask = n - 1;
+	const u32 n = roundup_pow_of_two(max(profile_keys, 2U)), mask = n - 1;
 	u64 (*indirect)(u64 x) = bench_indirect_target;
 	void *lm, *rht, *striped;
 	siphash_key_t seed;
