@@ -1777,6 +1777,111 @@ static void lm_test_varlen_keys(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lm_slots(map), 3);
 }
 
+struct lm_key_check {
+	const char *bytes;	/* every key is a prefix of these */
+	unsigned int seen;	/* bit n: the key of length n was visited */
+	unsigned int wrong;
+};
+
+static int lm_check_prefix_key(const void *key, size_t key_len, void *value,
+			       void *arg)
+{
+	struct lm_key_check *c = arg;
+
+	if (key_len >= 32 || memcmp(key, c->bytes, key_len) ||
+	    ((struct lm_val *)value)->v != key_len || c->seen & BIT(key_len))
+		c->wrong++;
+	else
+		c->seen |= BIT(key_len);
+	return 0;
+}
+
+/*
+ * Every key length a variable-length map stores its own way (the length in
+ * front of the bytes), across the 8-byte hashing shortcut: keys that are
+ * prefixes of one another stay distinct and come back whole.
+ */
+static void lm_test_key_lengths(struct kunit *test)
+{
+	static const char bytes[] = "0123456789abcdefghij";	/* 20 + NUL */
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap_params p = {
+		.max_key_len = 24,
+		.free_value = lm_val_free,
+	};
+	struct lm_key_check c = { .bytes = bytes };
+	struct lockmap *map = lm_create(test, ctx, &p);
+	struct lockmap_entry *e;
+	const void *kp;
+	size_t len;
+	u64 v;
+
+	for (len = 1; len <= 20; len++)
+		KUNIT_ASSERT_EQ(test, lockmap_insert(map, bytes, len,
+						     lm_val_new(test, ctx, len),
+						     NULL), 0);
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), 20);
+	for (len = 1; len <= 20; len++) {
+		v = 0;
+		KUNIT_EXPECT_EQ(test, lockmap_get(map, bytes, len, lm_val_copy,
+						  &v), 0);
+		KUNIT_EXPECT_EQ_MSG(test, v, len, "key length %zu", len);
+	}
+	KUNIT_EXPECT_EQ(test, lockmap_contains(map, bytes, 21), 0);
+	KUNIT_EXPECT_EQ(test, lockmap_contains(map, "01234567X", 9), 0);
+
+	e = lockmap_entry(map, bytes, 8);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	kp = lockmap_entry_key(map, e, &len);
+	KUNIT_EXPECT_EQ(test, len, 8);
+	KUNIT_EXPECT_EQ(test, memcmp(kp, bytes, 8), 0);
+	lockmap_entry_unlock(map, e);
+
+	KUNIT_EXPECT_EQ(test, lockmap_for_each(map, lm_check_prefix_key, &c),
+			0);
+	KUNIT_EXPECT_EQ(test, c.wrong, 0);
+	KUNIT_EXPECT_EQ(test, c.seen, GENMASK(20, 1));
+}
+
+/*
+ * A batch longer than what it sorts on the stack: duplicates still fold,
+ * the entries come in locking (hash) order, and a bad key late in the
+ * batch leaves nothing behind.
+ */
+static void lm_test_batch_long(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap *map = lm_map(test, ctx, 0);
+	struct lockmap_key keys[20];
+	struct lockmap_batch *b;
+	unsigned int i, n;
+	u64 k[20];
+
+	for (i = 0; i < ARRAY_SIZE(k); i++) {
+		k[i] = i % 12;
+		keys[i] = (struct lockmap_key){ &k[i], sizeof(u64) };
+	}
+	b = lockmap_batch_lock(map, keys, ARRAY_SIZE(keys), LOCKMAP_WAIT);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
+	n = lockmap_batch_count(b);
+	KUNIT_EXPECT_EQ(test, n, 12);
+	KUNIT_EXPECT_EQ(test, lm_slots(map), 12);
+	for (i = 1; i < n; i++)
+		KUNIT_EXPECT_LE_MSG(test, lockmap_batch_entry(b, i - 1)->hash,
+				    lockmap_batch_entry(b, i)->hash,
+				    "entries %u and %u out of order", i - 1, i);
+	for (i = 0; i < 12; i++)
+		KUNIT_EXPECT_NOT_NULL(test, lockmap_batch_find(b, &k[i],
+							       sizeof(u64)));
+	lockmap_batch_unlock(map, b);
+	KUNIT_EXPECT_EQ(test, lm_slots(map), 0);
+
+	keys[15].len = 3;
+	b = lockmap_batch_lock(map, keys, ARRAY_SIZE(keys), LOCKMAP_WAIT);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(b), -EINVAL);
+	KUNIT_EXPECT_EQ(test, lm_slots(map), 0);
+}
+
 static void lm_test_fixed_len_keys(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -2192,6 +2297,7 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_entry_killable, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_basic, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_invalid, lm_lock_kind_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_long, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_nowait_busy, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_concurrent, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_interruptible, lm_lock_kind_gen),
@@ -2206,6 +2312,7 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_destructor_once, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_varlen_keys, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_fixed_len_keys, lm_lock_kind_gen),
+	KUNIT_CASE_PARAM(lm_test_key_lengths, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_alloc_failure_insert, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_alloc_failure_batch, lm_lock_kind_gen),
 	KUNIT_CASE_PARAM(lm_test_max_entries, lm_lock_kind_gen),
