@@ -811,10 +811,10 @@ static int lockmap_batch_acquire(struct lockmap *map, struct lockmap_batch *b,
  * Every batch locks its keys in one order (by hash, which goes shard by
  * shard, then length and bytes), so two batches with overlapping keys never
  * deadlock.  An interruptible or killable batch that finds a key held
- * releases what it holds, waits for that key alone, and starts over.  lockdep sees the keys of one batch as nested
- * under the map's batch lock, not as recursion.  Do not hold another key of
- * the map while calling this.  In an LRU cache every key with a value
- * becomes the most recently used.
+ * releases what it holds, waits for that key alone, and starts over.
+ * lockdep sees the keys of one batch as nested under the map's batch lock,
+ * not as recursion.  Do not hold another key of the map while calling this.
+ * In an LRU cache every key with a value becomes the most recently used.
  *
  * Context: Process context.
  * Return: the batch, to be released with lockmap_batch_unlock(), or ERR_PTR()
