@@ -930,9 +930,10 @@ struct lockmap_entry *lockmap_batch_find(const struct lockmap_batch *batch,
 		return NULL;
 	for (i = 0; i < batch->nr; i++) {
 		struct lockmap_entry *e = batch->entries[i];
+		size_t len;
+		const void *k = lockmap_entry_key(batch->map, e, &len);
 
-		if (lockmap_key_len_of(batch->map, e) == key_len &&
-		    !memcmp(lockmap_key_of(batch->map, e), key, key_len))
+		if (len == key_len && !memcmp(k, key, key_len))
 			return e;
 	}
 	return NULL;
@@ -1016,11 +1017,13 @@ static int lockmap_visit_one(struct lockmap *map, struct lockmap_entry *e,
 			     void *arg)
 {
 	struct lockmap_visit_arg *v = arg;
+	const void *key;
+	size_t len;
 
 	if (!e->value)
 		return 0;
-	return v->visit(lockmap_key_of(map, e), lockmap_key_len_of(map, e),
-			e->value, v->arg);
+	key = lockmap_entry_key(map, e, &len);
+	return v->visit(key, len, e->value, v->arg);
 }
 
 /**
@@ -1049,11 +1052,13 @@ static int lockmap_retain_one(struct lockmap *map, struct lockmap_entry *e,
 			      void *arg)
 {
 	struct lockmap_visit_arg *v = arg;
+	const void *key;
+	size_t len;
 
-	if (e->value &&
-	    (!v->keep || !v->keep(lockmap_key_of(map, e),
-				  lockmap_key_len_of(map, e), e->value,
-				  v->arg)))
+	if (!e->value)
+		return 0;
+	key = lockmap_entry_key(map, e, &len);
+	if (!v->keep || !v->keep(key, len, e->value, v->arg))
 		lockmap_entry_set(map, e, NULL);
 	return 0;
 }

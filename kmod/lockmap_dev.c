@@ -1153,23 +1153,27 @@ struct lmd_collect {
 static int lmd_ckey_cmp(const struct lockmap *map,
 			const struct lockmap_entry *e, const struct lmd_ckey *c)
 {
-	u32 len = lockmap_key_len_of(map, e);
+	size_t len;
+	const void *key = lockmap_entry_key(map, e, &len);
 
 	if (e->hash != c->hash)
 		return e->hash < c->hash ? -1 : 1;
 	if (len != c->len)
 		return len < c->len ? -1 : 1;
-	return memcmp(lockmap_key_of(map, e), c->key, c->len);
+	return memcmp(key, c->key, c->len);
 }
 
 /* Copies the key of @e into the next free slot, @c->k[@i]. */
 static void lmd_ckey_set(struct lmd_collect *c, unsigned int i,
 			 const struct lockmap_entry *e, u8 *slot)
 {
+	size_t len;
+	const void *key = lockmap_entry_key(c->map, e, &len);
+
 	c->k[i].hash = e->hash;
-	c->k[i].len = lockmap_key_len_of(c->map, e);
+	c->k[i].len = len;
 	c->k[i].key = slot;
-	memcpy(slot, lockmap_key_of(c->map, e), c->k[i].len);
+	memcpy(slot, key, len);
 }
 
 static void lmd_collect_one(struct lmd_collect *c,

@@ -79,12 +79,12 @@ static void lockmap_lru_release(struct lockmap *map, struct list_head *victims)
 
 	list_for_each_safe(pos, next, victims) {
 		struct lockmap_entry *e = lockmap_lru_entry(pos);
+		size_t len;
+		const void *key = lockmap_entry_key(map, e, &len);
 
 		list_del(pos);
 		if (map->p.evict)
-			map->p.evict(lockmap_key_of(map, e),
-				     lockmap_key_len_of(map, e), e->value,
-				     map->p.priv);
+			map->p.evict(key, len, e->value, map->p.priv);
 		lockmap_dispose(map, e->value);
 		e->value = NULL;
 		lockmap_entry_free(map, e);
@@ -176,8 +176,7 @@ int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
 		if (list_empty(&victims))
 			continue;
 		e = lockmap_lru_entry(victims.next);
-		*key_len = lockmap_key_len_of(map, e);
-		memcpy(key_buf, lockmap_key_of(map, e), *key_len);
+		memcpy(key_buf, lockmap_entry_key(map, e, key_len), *key_len);
 		*value = e->value;
 		e->value = NULL;
 		lockmap_entry_free(map, e);

@@ -168,9 +168,11 @@ static unsigned int lru_order(struct lockmap *map, u32 shard, u64 *keys,
 	spin_lock(&s->lock);
 	list_for_each_prev(pos, &s->lru) {
 		struct lockmap_entry *e = lockmap_lru_entry(pos);
+		size_t len;
+		const void *key = lockmap_entry_key(map, e, &len);
 
-		if (n < max && lockmap_key_len_of(map, e) == sizeof(u64))
-			memcpy(&keys[n], lockmap_key_of(map, e), sizeof(u64));
+		if (n < max && len == sizeof(u64))
+			memcpy(&keys[n], key, sizeof(u64));
 		n++;
 	}
 	spin_unlock(&s->lock);

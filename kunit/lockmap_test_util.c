@@ -160,9 +160,13 @@ unsigned int lm_key_users(struct lockmap *map, u64 key)
 		rhashtable_walk_enter(&map->shards[i].ht, &iter);
 		rhashtable_walk_start(&iter);
 		while ((e = rhashtable_walk_next(&iter))) {
-			if (!IS_ERR(e) &&
-			    lockmap_key_len_of(map, e) == sizeof(key) &&
-			    !memcmp(lockmap_key_of(map, e), &key, sizeof(key))) {
+			const void *k;
+			size_t len;
+
+			if (IS_ERR(e))
+				continue;
+			k = lockmap_entry_key(map, e, &len);
+			if (len == sizeof(key) && !memcmp(k, &key, len)) {
 				users = refcount_read(&e->users);
 				break;
 			}
