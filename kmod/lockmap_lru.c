@@ -167,6 +167,7 @@ int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
 	for (i = 0; i <= map->shard_mask; i++) {
 		struct lockmap_shard *s;
 		struct lockmap_entry *e;
+		const void *key;
 		LIST_HEAD(victims);
 
 		s = &map->shards[(start + i) & map->shard_mask];
@@ -176,7 +177,8 @@ int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
 		if (list_empty(&victims))
 			continue;
 		e = lockmap_lru_entry(victims.next);
-		memcpy(key_buf, lockmap_entry_key(map, e, key_len), *key_len);
+		key = lockmap_entry_key(map, e, key_len);
+		memcpy(key_buf, key, *key_len);
 		*value = e->value;
 		e->value = NULL;
 		lockmap_entry_free(map, e);
