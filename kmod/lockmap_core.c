@@ -57,7 +57,7 @@ void lockmap_entry_free(struct lockmap *map, struct lockmap_entry *e)
 	if (map->p.lock_kind == LOCKMAP_LOCK_MUTEX)
 		mutex_destroy(&e->mutex);
 	e->dead.cache = map->cache;
-	e->dead.mem = (char *)e - map->lru_prefix;
+	e->dead.mem = (char *)e - map->prefix;
 	call_rcu(&e->dead.rcu, lockmap_entry_free_rcu);
 }
 
@@ -77,7 +77,9 @@ static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
 	if (!mem)
 		return ERR_PTR(-ENOMEM);
 
-	e = mem + map->lru_prefix;
+	e = mem + map->prefix;
+	if (map->p.rcu_get)
+		seqcount_init(lockmap_entry_seq(map, e));
 	refcount_set(&e->users, 1);
 	e->hash = l->hash;
 	e->value = NULL;
@@ -97,7 +99,7 @@ static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
 static void lockmap_entry_free_unused(struct lockmap *map,
 				      struct lockmap_entry *e)
 {
-	void *mem = (char *)e - map->lru_prefix;
+	void *mem = (char *)e - map->prefix;
 
 	if (map->p.lock_kind == LOCKMAP_LOCK_MUTEX)
 		mutex_destroy(&e->mutex);
@@ -203,9 +205,26 @@ static void lockmap_put(struct lockmap *map, struct lockmap_entry *e)
 	lockmap_entry_free(map, e);
 }
 
-/* Locks one entry on its own (not as part of a batch). */
-static int lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
-			enum lockmap_wait wait)
+/*
+ * Every lock and unlock of an rcu_get map's key bumps its count, so that it
+ * is odd exactly while the key is held (lockmap_read_rcu()).  The raw
+ * seqcount calls: the "write section" is the whole hold, which may sleep,
+ * and readers never spin on it; they take the key's lock instead.
+ */
+static void lockmap_seq_locked(struct lockmap *map, struct lockmap_entry *e)
+{
+	if (map->p.rcu_get)
+		raw_write_seqcount_begin(lockmap_entry_seq(map, e));
+}
+
+static void lockmap_seq_unlocking(struct lockmap *map, struct lockmap_entry *e)
+{
+	if (map->p.rcu_get)
+		raw_write_seqcount_end(lockmap_entry_seq(map, e));
+}
+
+static int lockmap_lock_wait(struct lockmap *map, struct lockmap_entry *e,
+			     enum lockmap_wait wait)
 {
 	bool rt = map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX;
 
@@ -229,6 +248,17 @@ static int lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
 	}
 }
 
+/* Locks one entry on its own (not as part of a batch). */
+static int lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
+			enum lockmap_wait wait)
+{
+	int err = lockmap_lock_wait(map, e, wait);
+
+	if (!err)
+		lockmap_seq_locked(map, e);
+	return err;
+}
+
 /*
  * Locks one entry of an uninterruptible batch.  Every key of the batch,
  * the first included, is annotated with the batch's nest lock so that lockdep
@@ -240,10 +270,12 @@ static void lockmap_lock_nested(struct lockmap *map, struct lockmap_entry *e)
 		rt_mutex_lock_nest_lock(&e->rt_mutex, &map->batch_nest);
 	else
 		mutex_lock_nest_lock(&e->mutex, &map->batch_nest);
+	lockmap_seq_locked(map, e);
 }
 
 static void lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
 {
+	lockmap_seq_unlocking(map, e);
 	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
 		rt_mutex_unlock(&e->rt_mutex);
 	else
@@ -394,7 +426,7 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 	void *old = entry->value;
 
 	lockmap_assert_held(map, entry);
-	entry->value = value;
+	WRITE_ONCE(entry->value, value);
 	if (!old == !value)
 		return old;
 
@@ -513,26 +545,16 @@ int lockmap_insert(struct lockmap *map, const void *key, size_t key_len,
 }
 EXPORT_SYMBOL_GPL(lockmap_insert);
 
-/*
- * Locks a key that has a value, never creating its entry, for get, peek,
- * contains and remove (and the char device, which waits interruptibly).
- * Does not promote it in an LRU cache.  Returns the locked entry, or
- * ERR_PTR() of -ENOENT (no value), -EINVAL, -EBUSY or -EINTR.
- */
-struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
-					    const void *key, size_t key_len,
-					    enum lockmap_wait wait)
+/* Locks an existing, valued entry: see lockmap_take_existing(). */
+static struct lockmap_entry *lockmap_lock_existing(struct lockmap *map,
+						   const struct lockmap_lookup *l,
+						   enum lockmap_wait wait)
 {
-	struct lockmap_lookup l;
 	struct lockmap_entry *e;
 	int err;
 
-	might_sleep();
-	err = lockmap_prepare(map, key, key_len, &l);
-	if (err)
-		return ERR_PTR(err);
 	/* A key nobody holds and without a value has no entry at all. */
-	e = lockmap_find(lockmap_shard_of(map, l.hash), &l);
+	e = lockmap_find(lockmap_shard_of(map, l->hash), l);
 	if (!e)
 		return ERR_PTR(-ENOENT);
 	err = lockmap_lock(map, e, wait);
@@ -547,17 +569,88 @@ struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
 	return e;
 }
 
+/*
+ * Locks a key that has a value, never creating its entry, for get, peek,
+ * contains and remove (and the char device, which waits interruptibly).
+ * Does not promote it in an LRU cache.  Returns the locked entry, or
+ * ERR_PTR() of -ENOENT (no value), -EINVAL, -EBUSY or -EINTR.
+ */
+struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
+					    const void *key, size_t key_len,
+					    enum lockmap_wait wait)
+{
+	struct lockmap_lookup l;
+	int err;
+
+	might_sleep();
+	err = lockmap_prepare(map, key, key_len, &l);
+	if (err)
+		return ERR_PTR(err);
+	return lockmap_lock_existing(map, &l, wait);
+}
+
+/*
+ * The read of an rcu_get map: copies the value without touching the entry's
+ * lock or count, and keeps the copy only if the key was not held at any time
+ * around it (its sequence count was even and did not move).  So a reader
+ * never sees a holder's work in progress, and a key that is held is waited
+ * for as usual.  Returns -EAGAIN when a holder was seen: the caller then
+ * reads under the key's lock.  The value stays readable because the map's
+ * owner frees values only after an RCU grace period.
+ */
+static int lockmap_read_rcu(struct lockmap *map, const struct lockmap_lookup *l,
+			    lockmap_copy_t copy, void *arg, bool promote)
+{
+	struct lockmap_entry *e;
+	unsigned int seq;
+	void *value;
+	int ret;
+
+	rcu_read_lock();
+	e = rhashtable_lookup(&lockmap_shard_of(map, l->hash)->ht, l,
+			      lockmap_rht_params);
+	if (!e) {
+		ret = -ENOENT;
+		goto out;
+	}
+	seq = raw_read_seqcount(lockmap_entry_seq(map, e));
+	ret = -EAGAIN;
+	if (seq & 1)
+		goto out;
+	value = READ_ONCE(e->value);
+	if (value)
+		ret = copy ? copy(value, arg) : 0;
+	if (read_seqcount_retry(lockmap_entry_seq(map, e), seq))
+		ret = -EAGAIN;
+	else if (!value)
+		ret = -ENOENT;
+	else if (promote && lockmap_is_lru(map))
+		lockmap_lru_touch(map, e);
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
 static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 			lockmap_copy_t copy, void *arg, bool promote)
 {
+	struct lockmap_lookup l;
 	struct lockmap_entry *e;
-	int ret = 0;
+	int ret;
 
-	e = lockmap_take_existing(map, key, key_len, LOCKMAP_WAIT);
+	might_sleep();
+	ret = lockmap_prepare(map, key, key_len, &l);
+	if (ret)
+		return ret;
+	if (map->p.rcu_get) {
+		ret = lockmap_read_rcu(map, &l, copy, arg, promote);
+		if (ret != -EAGAIN)
+			return ret;
+	}
+	e = lockmap_lock_existing(map, &l, LOCKMAP_WAIT);
 	if (IS_ERR(e))
 		return PTR_ERR(e);
-	if (copy)
-		ret = copy(e->value, arg);
+	ret = copy ? copy(e->value, arg) : 0;
 	if (promote && lockmap_is_lru(map))
 		lockmap_lru_touch(map, e);
 	lockmap_entry_unlock(map, e);
@@ -569,11 +662,14 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
  * @map: the map
  * @key: the key bytes
  * @key_len: their length
- * @copy: called with the value while the key is locked (may be NULL)
+ * @copy: called with the value while the key is locked, or for an rcu_get
+ *	map first under rcu_read_lock() (see &lockmap_params.rcu_get); may be
+ *	NULL
  * @arg: passed to @copy
  *
  * Waits while another task holds the key.  In an LRU cache the key becomes
- * the most recently used.
+ * the most recently used.  An rcu_get map reads a key nobody holds without
+ * taking its lock, writing nothing to the entry.
  *
  * Context: Process context.
  * Return: what @copy returned (0 without @copy), -ENOENT if the key has no
@@ -591,7 +687,7 @@ EXPORT_SYMBOL_GPL(lockmap_get);
  * @map: the map
  * @key: the key bytes
  * @key_len: their length
- * @copy: called with the value while the key is locked (may be NULL)
+ * @copy: as for lockmap_get()
  * @arg: passed to @copy
  *
  * As lockmap_get(), but an LRU cache's order does not change.
@@ -1182,8 +1278,13 @@ struct lockmap *lockmap_create(const struct lockmap_params *params)
 	map->shard_mask = nr_shards - 1;
 	map->max_key_len = params->key_len ?:
 			   params->max_key_len ?: LOCKMAP_MAX_KEY_LEN;
-	map->lru_prefix = lockmap_is_lru(map) ? sizeof(struct list_head) : 0;
-	map->entry_size = map->lru_prefix + sizeof(struct lockmap_entry);
+	/* What lockmap_entry_seq() and lockmap_entry_lru() find in front. */
+	if (params->rcu_get)
+		map->prefix = ALIGN(sizeof(seqcount_t),
+				    __alignof__(struct lockmap_entry));
+	if (lockmap_is_lru(map))
+		map->prefix += sizeof(struct list_head);
+	map->entry_size = map->prefix + sizeof(struct lockmap_entry);
 	get_random_bytes(&map->seed, sizeof(map->seed));
 	lockdep_register_key(&map->lock_key);
 	lockdep_init_map(&map->batch_nest.dep_map, "lockmap_batch",

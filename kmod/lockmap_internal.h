@@ -12,6 +12,7 @@
 #include <linux/mutex.h>
 #include <linux/rhashtable.h>
 #include <linux/rtmutex.h>
+#include <linux/seqlock.h>
 #include <linux/shrinker.h>
 #include <linux/siphash.h>
 #include <linux/spinlock.h>
@@ -31,9 +32,10 @@
  * @hash is the key's hash: its low bits pick the bucket, its high bits the
  * shard (lockmap_shard_of()).  @key holds the key bytes; a variable-length
  * map puts the key's length in front of them (lockmap_key_of()), so that the
- * common fixed 8-byte key makes a 64-byte entry.  LRU maps allocate a
- * list_head just in front of the entry (see lockmap_entry_lru()), so plain
- * maps do not pay for it.
+ * common fixed 8-byte key makes a 64-byte entry.  What only some maps need
+ * goes in front of the entry, so the others do not pay for it: LRU maps put
+ * a list_head there (lockmap_entry_lru()), and &lockmap_params.rcu_get maps
+ * a sequence count before that (lockmap_entry_seq()).
  */
 struct lockmap_entry {
 	struct rhash_head node;
@@ -82,7 +84,7 @@ struct lockmap {
 	struct lockmap_params p;
 	struct kmem_cache *cache;	/* fixed-length keys; else kmalloc */
 	size_t entry_size;		/* allocation size without the key */
-	size_t lru_prefix;		/* bytes in front of each entry */
+	size_t prefix;			/* bytes in front of each entry */
 	size_t max_key_len;
 	u32 shard_mask;
 	atomic_t pop_cursor;		/* round-robin start of pop/shrink */
@@ -215,6 +217,18 @@ static inline struct list_head *lockmap_entry_lru(struct lockmap_entry *e)
 static inline struct lockmap_entry *lockmap_lru_entry(struct list_head *lru)
 {
 	return (struct lockmap_entry *)(lru + 1);
+}
+
+/*
+ * An rcu_get map's entry count: odd while the key is locked, bumped by every
+ * lock and unlock, so a lockless reader that finds it even before and
+ * unchanged after its copy of the value saw no holder at all.  It sits at
+ * the very start of the allocation.
+ */
+static inline seqcount_t *lockmap_entry_seq(const struct lockmap *map,
+					    struct lockmap_entry *e)
+{
+	return (seqcount_t *)((char *)e - map->prefix);
 }
 
 void lockmap_dispose(struct lockmap *map, void *value);

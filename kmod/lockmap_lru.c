@@ -26,14 +26,20 @@ void lockmap_lru_del(struct lockmap_entry *e)
 	list_del_init(lockmap_entry_lru(e));
 }
 
-/* Makes a locked, valued key the most recently used of its shard. */
+/*
+ * Makes a valued key the most recently used of its shard.  The caller holds
+ * the key, or only the RCU read lock (lockmap_read_rcu()): then the key may
+ * have lost its value or been claimed by eviction meanwhile, which the shard
+ * lock settles (off the list, or a count of zero).
+ */
 void lockmap_lru_touch(struct lockmap *map, struct lockmap_entry *e)
 {
 	struct lockmap_shard *s = lockmap_entry_shard(map, e);
 	struct list_head *lru = lockmap_entry_lru(e);
 
 	spin_lock(&s->lock);
-	if (s->lru.next != lru)
+	if (s->lru.next != lru && !list_empty(lru) &&
+	    refcount_read(&e->users))
 		list_move(lru, &s->lru);
 	spin_unlock(&s->lock);
 }
@@ -81,12 +87,14 @@ static void lockmap_lru_release(struct lockmap *map, struct list_head *victims)
 		struct lockmap_entry *e = lockmap_lru_entry(pos);
 		size_t len;
 		const void *key = lockmap_entry_key(map, e, &len);
+		void *value = e->value;
 
 		list_del(pos);
+		/* Lockless readers (rcu_get) see it gone before it is freed. */
+		WRITE_ONCE(e->value, NULL);
 		if (map->p.evict)
-			map->p.evict(key, len, e->value, map->p.priv);
-		lockmap_dispose(map, e->value);
-		e->value = NULL;
+			map->p.evict(key, len, value, map->p.priv);
+		lockmap_dispose(map, value);
 		lockmap_entry_free(map, e);
 	}
 }
@@ -180,7 +188,7 @@ int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
 		key = lockmap_entry_key(map, e, key_len);
 		memcpy(key_buf, key, *key_len);
 		*value = e->value;
-		e->value = NULL;
+		WRITE_ONCE(e->value, NULL);
 		lockmap_entry_free(map, e);
 		return 0;
 	}

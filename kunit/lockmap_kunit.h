@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the lockmap KUnit suites: counted values, the lock-kind
+ * Helpers shared by the lockmap KUnit suites: counted values, the map-variant
  * parameter, and kthreads whose progress the test can observe.
  */
 #ifndef _LOCKMAP_KUNIT_H
@@ -25,6 +25,7 @@ struct lm_ctx {
 /* A counted value: lm_val_new() allocates, the map's destructor frees. */
 struct lm_val {
 	u64 v;
+	struct rcu_head rcu;
 };
 
 struct lm_val *lm_val_new(struct kunit *test, struct lm_ctx *ctx, u64 v);
@@ -33,7 +34,7 @@ void lm_val_evict(const void *key, size_t key_len, void *value, void *priv);
 int lm_val_copy(const void *value, void *arg);	/* copies .v to *(u64 *)arg */
 
 /*
- * Creates a map for @test with the current lock-kind parameter, counted
+ * Creates a map for @test with the current variant parameter, counted
  * destructor (priv = ctx) and 8-byte keys unless @params says otherwise;
  * destroyed automatically at the end of the test.
  */
@@ -41,11 +42,15 @@ struct lockmap *lm_create(struct kunit *test, struct lm_ctx *ctx,
 			  struct lockmap_params *params);
 /* Destroys ctx->map now rather than at the end of the test. */
 void lm_destroy(struct kunit *test, struct lm_ctx *ctx);
-/* The lock kind of the running parameterised case. */
+/* The lock kind and the rcu_get choice of the running parameterised case. */
 enum lockmap_lock_kind lm_lock_kind(struct kunit *test);
+bool lm_rcu_get(struct kunit *test);
 
-/* Generates the {mutex, rt_mutex} parameters: use with KUNIT_CASE_PARAM. */
-const void *lm_lock_kind_gen(const void *prev, char *desc);
+/*
+ * Generates the map variants {mutex, rt_mutex, rcu_get (with a mutex)}: use
+ * with KUNIT_CASE_PARAM.
+ */
+const void *lm_variant_gen(const void *prev, char *desc);
 
 /* A kthread running fn(arg); its progress is observable. */
 struct lm_thread {
@@ -70,6 +75,8 @@ bool lm_thread_wait_blocked(struct lm_thread *t);
 
 /* Reference count of a key's entry (holders + waiters + 1 if valued). */
 unsigned int lm_key_users(struct lockmap *map, u64 key);
+/* Whether a key's lock is taken (false when the key has no entry). */
+bool lm_key_locked(struct lockmap *map, u64 key);
 
 /* A u64 key as (pointer, length) arguments: lockmap_get(map, LM_KEY(7), LM_KLEN, ...) */
 #define LM_KEY(k) ((const void *)&(const u64){ (k) })

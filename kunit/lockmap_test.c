@@ -559,6 +559,125 @@ static void lm_test_get_copy_error(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 0);
 }
 
+/* What a copy callback saw of key 1 while it ran. */
+struct lm_seen {
+	struct lockmap *map;
+	u64 v;
+	bool locked;
+	unsigned int users;
+};
+
+static int lm_copy_seen(const void *value, void *arg)
+{
+	struct lm_seen *seen = arg;
+
+	seen->v = ((const struct lm_val *)value)->v;
+	seen->locked = lm_key_locked(seen->map, 1);
+	seen->users = lm_key_users(seen->map, 1);
+	return 0;
+}
+
+/* rcu_get reads a key nobody holds without its lock or a reference. */
+static void lm_test_get_lockless(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap *map = lm_map(test, ctx, 0);
+	bool rcu_get = lm_rcu_get(test);
+	struct lm_seen got = { .map = map }, peeked = { .map = map };
+
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 5), 0);
+	KUNIT_EXPECT_EQ(test, lockmap_get(map, LM_KEY(1), LM_KLEN, lm_copy_seen,
+					  &got), 0);
+	KUNIT_EXPECT_EQ(test, lockmap_peek(map, LM_KEY(1), LM_KLEN,
+					   lm_copy_seen, &peeked), 0);
+	KUNIT_EXPECT_EQ(test, got.v, 5);
+	KUNIT_EXPECT_EQ(test, peeked.v, 5);
+	KUNIT_EXPECT_EQ(test, got.locked, !rcu_get);
+	KUNIT_EXPECT_EQ(test, peeked.locked, !rcu_get);
+	/* the value's reference, plus the reader's unless it is lockless */
+	KUNIT_EXPECT_EQ(test, got.users, rcu_get ? 1 : 2);
+	KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(1), LM_KLEN), 1);
+	KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(2), LM_KLEN), 0);
+	KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 1);
+	KUNIT_EXPECT_FALSE(test, lm_key_locked(map, 1));
+}
+
+/*
+ * A holder that makes the value odd while it holds the key and even again
+ * before it lets go: readers must only ever see even values, whether they
+ * wait for the lock or read locklessly (rcu_get) beside the holder.
+ */
+struct lm_churn {
+	struct lockmap *map;
+	bool stop;
+	unsigned long reads;
+	unsigned long odd;
+};
+
+#define LM_CHURN_HOLDS	2000
+
+static int lm_th_churn_hold(struct lm_thread *t)
+{
+	struct lm_churn *c = t->arg;
+	int i, ret = 0;
+
+	for (i = 0; i < LM_CHURN_HOLDS; i++) {
+		struct lockmap_entry *e;
+		struct lm_val *v;
+
+		e = lockmap_entry(c->map, LM_KEY(1), LM_KLEN);
+		if (IS_ERR(e)) {
+			ret = PTR_ERR(e);
+			break;
+		}
+		v = lockmap_entry_value(e);
+		WRITE_ONCE(v->v, v->v + 1);
+		usleep_range(20, 40);
+		WRITE_ONCE(v->v, v->v + 1);
+		lockmap_entry_unlock(c->map, e);
+		udelay(5);
+	}
+	WRITE_ONCE(c->stop, true);
+	return ret;
+}
+
+static int lm_th_churn_read(struct lm_thread *t)
+{
+	struct lm_churn *c = t->arg;
+
+	while (!READ_ONCE(c->stop)) {
+		u64 v;
+		int ret = lockmap_get(c->map, LM_KEY(1), LM_KLEN, lm_val_copy,
+				      &v);
+
+		if (ret)
+			return ret;
+		c->reads++;
+		c->odd += v & 1;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void lm_test_get_no_work_in_progress(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_churn c = { .map = lm_map(test, ctx, 0) };
+	struct lm_thread holder = {}, reader = {};
+
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 0), 0);
+	lm_thread_start(test, &reader, lm_th_churn_read, &c);
+	lm_thread_start(test, &holder, lm_th_churn_hold, &c);
+	lm_join(test, &holder);
+	lm_join(test, &reader);
+
+	KUNIT_EXPECT_EQ(test, holder.ret, 0);
+	KUNIT_EXPECT_EQ(test, reader.ret, 0);
+	KUNIT_EXPECT_GT(test, c.reads, 0);
+	KUNIT_EXPECT_EQ(test, c.odd, 0);
+	KUNIT_EXPECT_EQ(test, lm_getv(c.map, 1), 2 * LM_CHURN_HOLDS);
+}
+
 /* Entry API */
 
 static void lm_test_entry_absent_then_set(struct kunit *test)
@@ -2277,49 +2396,51 @@ static void lm_test_blob(struct kunit *test)
 }
 
 static struct kunit_case lm_map_cases[] = {
-	KUNIT_CASE_PARAM(lm_test_create_default, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_create_invalid, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_create_nr_shards, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_insert_get_basic, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_insert_replace, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_remove, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_get_copy_error, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_entry_absent_then_set, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_entry_swap_set, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_entry_set_if_absent, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_entry_remove, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_held_empty_invisible, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_held_blocks_same_key_only, lm_lock_kind_gen),
+	KUNIT_CASE_PARAM(lm_test_create_default, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_create_invalid, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_create_nr_shards, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_insert_get_basic, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_insert_replace, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_remove, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_get_copy_error, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_get_lockless, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_get_no_work_in_progress, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_entry_absent_then_set, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_entry_swap_set, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_entry_set_if_absent, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_entry_remove, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_held_empty_invisible, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_held_blocks_same_key_only, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_held_serialises_insert_remove,
-			 lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_try_entry, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_entry_interruptible, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_entry_killable, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_basic, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_invalid, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_long, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_nowait_busy, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_concurrent, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_interruptible, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_killable, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM_ATTR(lm_test_concurrent_increments, lm_lock_kind_gen,
+			 lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_try_entry, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_entry_interruptible, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_entry_killable, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_basic, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_invalid, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_long, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_nowait_busy, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_concurrent, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_interruptible, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_batch_killable, lm_variant_gen),
+	KUNIT_CASE_PARAM_ATTR(lm_test_concurrent_increments, lm_variant_gen,
 			      { .speed = KUNIT_SPEED_SLOW }),
-	KUNIT_CASE_PARAM(lm_test_walk_waits_for_held, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_walk_stop, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_clear_waits_for_held, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_retain, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_retain_same_bucket, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_destructor_once, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_varlen_keys, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_fixed_len_keys, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_key_lengths, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_alloc_failure_insert, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_alloc_failure_batch, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_max_entries, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_gfp_account, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_stats, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_lru_calls_on_plain_map, lm_lock_kind_gen),
-	KUNIT_CASE_PARAM(lm_test_blob, lm_lock_kind_gen),
+	KUNIT_CASE_PARAM(lm_test_walk_waits_for_held, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_walk_stop, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_clear_waits_for_held, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_retain, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_retain_same_bucket, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_destructor_once, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_varlen_keys, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_fixed_len_keys, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_key_lengths, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_alloc_failure_insert, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_alloc_failure_batch, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_max_entries, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_gfp_account, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_stats, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_lru_calls_on_plain_map, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_blob, lm_variant_gen),
 	{}
 };
 

@@ -20,13 +20,15 @@ struct lm_val *lm_val_new(struct kunit *test, struct lm_ctx *ctx, u64 v)
 	return val;
 }
 
+/* After a grace period: rcu_get maps may still be reading the value. */
 void lm_val_free(void *value, void *priv)
 {
 	struct lm_ctx *ctx = priv;
+	struct lm_val *val = value;
 
 	atomic_inc(&ctx->frees);
 	atomic_dec(&ctx->live);
-	kfree(value);
+	kfree_rcu(val, rcu);
 }
 
 void lm_val_evict(const void *key, size_t key_len, void *value, void *priv)
@@ -42,26 +44,38 @@ int lm_val_copy(const void *value, void *arg)
 	return 0;
 }
 
-static const enum lockmap_lock_kind lm_kinds[] = {
-	LOCKMAP_LOCK_MUTEX, LOCKMAP_LOCK_RT_MUTEX,
+static const struct lm_variant {
+	enum lockmap_lock_kind kind;
+	bool rcu_get;
+	const char *desc;
+} lm_variants[] = {
+	{ LOCKMAP_LOCK_MUTEX, false, "mutex" },
+	{ LOCKMAP_LOCK_RT_MUTEX, false, "rt_mutex" },
+	{ LOCKMAP_LOCK_MUTEX, true, "rcu_get" },
 };
 
-const void *lm_lock_kind_gen(const void *prev, char *desc)
+const void *lm_variant_gen(const void *prev, char *desc)
 {
-	const enum lockmap_lock_kind *k = prev ? prev : lm_kinds - 1;
+	const struct lm_variant *v = prev ? prev : lm_variants - 1;
 
-	if (++k >= lm_kinds + ARRAY_SIZE(lm_kinds))
+	if (++v >= lm_variants + ARRAY_SIZE(lm_variants))
 		return NULL;
-	strscpy(desc, *k == LOCKMAP_LOCK_MUTEX ? "mutex" : "rt_mutex",
-		KUNIT_PARAM_DESC_SIZE);
-	return k;
+	strscpy(desc, v->desc, KUNIT_PARAM_DESC_SIZE);
+	return v;
 }
 
 enum lockmap_lock_kind lm_lock_kind(struct kunit *test)
 {
-	const enum lockmap_lock_kind *k = test->param_value;
+	const struct lm_variant *v = test->param_value;
 
-	return k ? *k : LOCKMAP_LOCK_MUTEX;
+	return v ? v->kind : LOCKMAP_LOCK_MUTEX;
+}
+
+bool lm_rcu_get(struct kunit *test)
+{
+	const struct lm_variant *v = test->param_value;
+
+	return v && v->rcu_get;
 }
 
 static void lm_destroy_action(void *map)
@@ -80,6 +94,7 @@ struct lockmap *lm_create(struct kunit *test, struct lm_ctx *ctx,
 	if (params)
 		p = *params;
 	p.lock_kind = lm_lock_kind(test);
+	p.rcu_get = lm_rcu_get(test);
 	p.priv = ctx;
 	ctx->map = lockmap_create(&p);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->map);
@@ -179,3 +194,22 @@ unsigned int lm_key_users(struct lockmap *map, u64 key)
 
 MODULE_DESCRIPTION("KUnit suites for lockmap");
 MODULE_LICENSE("GPL");
+
+bool lm_key_locked(struct lockmap *map, u64 key)
+{
+	struct lockmap_lookup l;
+	struct lockmap_entry *e;
+	bool locked = false;
+
+	if (lockmap_prepare(map, &key, sizeof(key), &l))
+		return false;
+	rcu_read_lock();
+	e = rhashtable_lookup(&lockmap_shard_of(map, l.hash)->ht, &l,
+			      lockmap_rht_params);
+	if (e && map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		locked = rt_mutex_base_is_locked(&e->rt_mutex.rtmutex);
+	else if (e)
+		locked = mutex_is_locked(&e->mutex);
+	rcu_read_unlock();
+	return locked;
+}

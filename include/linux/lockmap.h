@@ -101,8 +101,14 @@ typedef bool (*lockmap_keep_t)(const void *key, size_t key_len, void *value,
 
 /**
  * typedef lockmap_copy_t - copies a value out for lockmap_get()
- * @value: the value (never NULL); the key's lock is held, so it may sleep
+ * @value: the value (never NULL); the key's lock is held, so it may sleep,
+ *	except in an rcu_get map (&lockmap_params.rcu_get)
  * @arg: the caller's argument
+ *
+ * In an rcu_get map it is first called under rcu_read_lock(), where it must
+ * not sleep, while a holder may be changing the value: what it copied is then
+ * thrown away and it is called again under the key's lock.  So it must write
+ * nothing but @arg, and tolerate reading a value mid-update.
  *
  * Return: 0 or a negative errno, passed back by lockmap_get().
  */
@@ -128,6 +134,15 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	shard over its share (after lockmap_set_capacity() lowered it, or
  *	while keys were held) come back down under a stream of new keys
  * @shrinker: LRU only: give cold values back under memory pressure
+ * @rcu_get: lockmap_get(), lockmap_peek() and lockmap_contains() read a key
+ *	that nobody holds without locking it: no atomic operation and no write
+ *	to the entry, checked by a sequence count that every lock and unlock
+ *	bumps, so they still never see a holder's work in progress and still
+ *	wait for a held key.  In exchange each entry is 8 bytes larger, the
+ *	&lockmap_copy_t must follow its rcu_get rules, and a value must stay
+ *	readable for an RCU grace period after it leaves the map: @free_value
+ *	and whoever takes a value out (lockmap_remove(), swaps, pops) free it
+ *	with kfree_rcu() or after synchronize_rcu().
  * @free_value: disposes of values the map drops (NULL: nothing to do)
  * @evict: LRU only: told about each eviction before @free_value (optional)
  * @priv: passed to the callbacks
@@ -143,6 +158,7 @@ struct lockmap_params {
 	size_t capacity;
 	u32 max_evict;
 	bool shrinker;
+	bool rcu_get;
 	lockmap_free_t free_value;
 	lockmap_evict_t evict;
 	void *priv;
