@@ -15,7 +15,9 @@
  *
  * Implementations ("impl"), all with the same keys and values:
  *  - lockmap: the map under test, 8-byte fixed-length keys.
- *  - lru: the same with a capacity (an LRU cache).
+ *  - lockmap_rcu: the same with rcu_get (a lockless get; the values here are
+ *    plain integers, which is what that option's contract asks for).
+ *  - lru, lru_rcu: the same two with a capacity (an LRU cache).
  *  - rhashtable: a raw rhashtable of 24-byte nodes (jhash2 of the u64 key),
  *    RCU lookups, no per-key lock at all.  The floor: it cannot lock a key,
  *    so it only runs the workloads that need no lock.
@@ -137,7 +139,9 @@ static inline u64 bench_val(u64 key)
 
 enum bench_impl_id {
 	IMPL_LOCKMAP,
+	IMPL_LOCKMAP_RCU,
 	IMPL_LRU,
+	IMPL_LRU_RCU,
 	IMPL_RHT,
 	IMPL_GLOBAL,
 	IMPL_STRIPED,
@@ -162,12 +166,18 @@ struct bench_impl {
 
 /* lockmap and lru */
 
-static void *bench_lockmap_create(size_t nkeys, size_t capacity)
+static bool bench_is_lockmap(enum bench_impl_id id)
+{
+	return id <= IMPL_LRU_RCU;
+}
+
+static void *bench_lockmap_create(size_t capacity, bool rcu_get)
 {
 	struct lockmap_params p = {
 		.name = "lockmap_bench",
 		.key_len = sizeof(u64),
 		.capacity = capacity,
+		.rcu_get = rcu_get,
 	};
 	struct lockmap *map = lockmap_create(&p);
 
@@ -176,12 +186,22 @@ static void *bench_lockmap_create(size_t nkeys, size_t capacity)
 
 static void *bench_plain_create(size_t nkeys, size_t capacity)
 {
-	return bench_lockmap_create(nkeys, 0);
+	return bench_lockmap_create(0, false);
+}
+
+static void *bench_plain_rcu_create(size_t nkeys, size_t capacity)
+{
+	return bench_lockmap_create(0, true);
 }
 
 static void *bench_lru_create(size_t nkeys, size_t capacity)
 {
-	return bench_lockmap_create(nkeys, capacity);
+	return bench_lockmap_create(capacity, false);
+}
+
+static void *bench_lru_rcu_create(size_t nkeys, size_t capacity)
+{
+	return bench_lockmap_create(capacity, true);
 }
 
 static void bench_lockmap_destroy(void *m)
@@ -573,9 +593,28 @@ static const struct bench_impl bench_impls[NR_IMPLS] = {
 		.update = bench_lockmap_update,
 		.update4 = bench_lockmap_update4,
 	},
+	[IMPL_LOCKMAP_RCU] = {
+		.name = "lockmap_rcu",
+		.create = bench_plain_rcu_create,
+		.destroy = bench_lockmap_destroy,
+		.insert = bench_lockmap_insert,
+		.get = bench_lockmap_get,
+		.update = bench_lockmap_update,
+		.update4 = bench_lockmap_update4,
+	},
 	[IMPL_LRU] = {
 		.name = "lru",
 		.create = bench_lru_create,
+		.destroy = bench_lockmap_destroy,
+		.insert = bench_lockmap_insert,
+		.get = bench_lockmap_get,
+		.peek = bench_lockmap_peek,
+		.update = bench_lockmap_update,
+		.update4 = bench_lockmap_update4,
+	},
+	[IMPL_LRU_RCU] = {
+		.name = "lru_rcu",
+		.create = bench_lru_rcu_create,
 		.destroy = bench_lockmap_destroy,
 		.insert = bench_lockmap_insert,
 		.get = bench_lockmap_get,
@@ -624,7 +663,9 @@ enum bench_op {
 };
 
 #define B(impl) BIT(IMPL_##impl)
-#define LOCKING (B(LOCKMAP) | B(GLOBAL) | B(STRIPED))
+#define LOCKMAPS (B(LOCKMAP) | B(LOCKMAP_RCU))
+#define LRUS (B(LRU) | B(LRU_RCU))
+#define LOCKING (LOCKMAPS | B(GLOBAL) | B(STRIPED))
 #define ALL_MAPS (LOCKING | B(RHT))
 
 struct bench_workload {
@@ -636,17 +677,17 @@ struct bench_workload {
 
 static const struct bench_workload bench_workloads[] = {
 	{ "insert_1m", OP_INSERT_ALL, 1 << 20, ALL_MAPS },
-	{ "get_hit", OP_GET, 1 << 16, ALL_MAPS | B(LRU) },
+	{ "get_hit", OP_GET, 1 << 16, ALL_MAPS | LRUS },
 	{ "mixed_90_10", OP_MIXED, 1 << 16, ALL_MAPS },
 	{ "entry_update", OP_UPDATE, 1 << 16, LOCKING },
 	{ "entry_hot_key", OP_HOT, 1 << 16, LOCKING },
 	{ "batch_lock_4", OP_BATCH4, 1 << 16, LOCKING },
-	{ "lru_get", OP_GET, 1 << 16, B(LRU) },
-	{ "lru_peek", OP_PEEK, 1 << 16, B(LRU) },
-	{ "lru_insert_evict", OP_INSERT_EVICT, 1 << 16, B(LRU) },
-	{ "get_1k", OP_GET, 1 << 10, B(LOCKMAP) | B(RHT) },
-	{ "get_64k", OP_GET, 1 << 16, B(LOCKMAP) | B(RHT) },
-	{ "get_1m", OP_GET, 1 << 20, B(LOCKMAP) | B(RHT) },
+	{ "lru_get", OP_GET, 1 << 16, LRUS },
+	{ "lru_peek", OP_PEEK, 1 << 16, LRUS },
+	{ "lru_insert_evict", OP_INSERT_EVICT, 1 << 16, LRUS },
+	{ "get_1k", OP_GET, 1 << 10, LOCKMAPS | B(RHT) },
+	{ "get_64k", OP_GET, 1 << 16, LOCKMAPS | B(RHT) },
+	{ "get_1m", OP_GET, 1 << 20, LOCKMAPS | B(RHT) },
 };
 
 /* Runs */
@@ -1044,7 +1085,7 @@ static unsigned int bench_tables(enum bench_impl_id id, void *map,
 	struct lockmap *lm = map;
 	unsigned int i;
 
-	if (id != IMPL_LOCKMAP && id != IMPL_LRU) {
+	if (!bench_is_lockmap(id)) {
 		tables[0] = &((struct bench_rht *)map)->ht;
 		return 1;
 	}
@@ -1128,7 +1169,7 @@ static int bench_memory(enum bench_impl_id id, u32 n)
 	vmalloc1 = bench_vmalloc_bytes();
 	for (i = 0; i < nr_tables; i++)
 		table += bench_table_bytes(tables[i]);
-	if (id == IMPL_LOCKMAP || id == IMPL_LRU) {
+	if (bench_is_lockmap(id)) {
 		entries = lockmap_len(map);
 		objsize = kmem_cache_size(((struct lockmap *)map)->cache);
 	} else {
@@ -1184,6 +1225,43 @@ static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key)
 				 lockmap_rht_params);
 }
 
+/*
+ * rhashtable_get's table with nodes padded to lockmap's 64-byte entry: how
+ * much of lockmap's lookup cost is only the larger footprint.
+ */
+struct bench_node64 {
+	struct bench_node n;
+	u8 pad[64 - sizeof(struct bench_node)];
+};
+
+static void bench_node64_free(void *ptr, void *cache)
+{
+	kmem_cache_free(cache, ptr);
+}
+
+static int bench_rht64_fill(struct rhashtable *ht, struct kmem_cache *cache,
+			    u32 n)
+{
+	u32 i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		struct bench_node64 *x = kmem_cache_zalloc(cache, GFP_KERNEL);
+
+		if (!x)
+			return -ENOMEM;
+		x->n.key = bench_key(i);
+		x->n.value = bench_val(x->n.key);
+		err = rhashtable_insert_fast(ht, &x->n.node, bench_rht_params);
+		if (err) {
+			kmem_cache_free(cache, x);
+			return err;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
 #define BENCH_PROBE(name, ...)						\
 	do {								\
 		u64 rnd_ = 88172645463325252ULL, t0_, i_;		\
@@ -1205,7 +1283,9 @@ static int bench_profile(void)
 {
 	const u32 n = roundup_pow_of_two(max(profile_keys, 2U)), mask = n - 1;
 	u64 (*indirect)(u64 x) = bench_indirect_target;
-	void *lm, *rht, *striped;
+	void *lm, *lmr, *rht, *striped;
+	struct kmem_cache *cache64;
+	struct rhashtable rht64;
 	siphash_key_t seed;
 	hsiphash_key_t hseed;
 	struct mutex mutex;	/* probed alone, never contended */
@@ -1220,14 +1300,26 @@ static int bench_profile(void)
 	spin_lock_init(&lock);
 	refcount_set(&rc, 1);
 	atomic_set(&a, 0);
+	cache64 = KMEM_CACHE(bench_node64, 0);
+	if (!cache64)
+		return -ENOMEM;
+	err = bench_rht_init(&rht64);
+	if (err) {
+		kmem_cache_destroy(cache64);
+		return err;
+	}
 	lm = bench_impls[IMPL_LOCKMAP].create(n, 0);
+	lmr = bench_impls[IMPL_LOCKMAP_RCU].create(n, 0);
 	rht = bench_impls[IMPL_RHT].create(n, 0);
 	striped = bench_impls[IMPL_STRIPED].create(n, 0);
-	if (!lm || !rht || !striped)
+	err = -ENOMEM;
+	if (!lm || !lmr || !rht || !striped)
 		goto out;
 	err = bench_populate(&bench_impls[IMPL_LOCKMAP], lm, n) ?:
+	      bench_populate(&bench_impls[IMPL_LOCKMAP_RCU], lmr, n) ?:
 	      bench_populate(&bench_impls[IMPL_RHT], rht, n) ?:
-	      bench_populate(&bench_impls[IMPL_STRIPED], striped, n);
+	      bench_populate(&bench_impls[IMPL_STRIPED], striped, n) ?:
+	      bench_rht64_fill(&rht64, cache64, n);
 	if (err)
 		goto out;
 
@@ -1283,6 +1375,12 @@ static int bench_profile(void)
 		bench_rht_get(rht, bench_key(x & mask), &v);
 		bench_sink += v;
 	});
+	BENCH_PROBE("rhashtable_get_64B_nodes", {
+		u64 v;
+
+		bench_rht_get_locked(&rht64, bench_key(x & mask), &v);
+		bench_sink += v;
+	});
 	BENCH_PROBE("striped_mutex_get", {
 		u64 v;
 
@@ -1291,7 +1389,7 @@ static int bench_profile(void)
 	});
 	BENCH_PROBE("striped_mutex_update",
 		    bench_striped_update(striped, bench_key(x & mask)));
-	/* What a get without atomics (an optimistic read) would cost. */
+	/* A get without atomics: the floor of lockmap_rcu's get. */
 	BENCH_PROBE("lockmap_lookup_rcu", {
 		struct lockmap_entry *e;
 
@@ -1331,6 +1429,14 @@ static int bench_profile(void)
 		bench_lockmap_get(lm, bench_key(x & mask), &v);
 		bench_sink += v;
 	});
+	BENCH_PROBE("lockmap_rcu_get", {
+		u64 v;
+
+		bench_lockmap_get(lmr, bench_key(x & mask), &v);
+		bench_sink += v;
+	});
+	BENCH_PROBE("lockmap_rcu_update",
+		    bench_lockmap_update(lmr, bench_key(x & mask)));
 	BENCH_PROBE("lockmap_contains", {
 		u64 k = bench_key(x & mask);
 
@@ -1364,8 +1470,12 @@ out:
 		bench_impls[IMPL_STRIPED].destroy(striped);
 	if (rht)
 		bench_impls[IMPL_RHT].destroy(rht);
+	if (lmr)
+		bench_impls[IMPL_LOCKMAP_RCU].destroy(lmr);
 	if (lm)
 		bench_impls[IMPL_LOCKMAP].destroy(lm);
+	rhashtable_free_and_destroy(&rht64, bench_node64_free, cache64);
+	kmem_cache_destroy(cache64);
 	mutex_destroy(&mutex);
 	return err;
 }
@@ -1396,9 +1506,10 @@ static int __init lockmap_bench_init(void)
 		init_utsname()->release, num_online_cpus(), runs, duration_ms,
 		smoke);
 	if (mem_entries) {
-		err = bench_memory(IMPL_LOCKMAP, mem_entries) ?:
-		      bench_memory(IMPL_LRU, mem_entries) ?:
-		      bench_memory(IMPL_RHT, mem_entries);
+		/* global_mutex and striped_mutex hold rhashtable's table. */
+		for (i = 0; i < NR_IMPLS && !err; i++)
+			if (i != IMPL_GLOBAL && i != IMPL_STRIPED)
+				err = bench_memory(i, mem_entries);
 	}
 	if (profile && !err)
 		err = bench_profile();
