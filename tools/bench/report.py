@@ -121,6 +121,8 @@ def main():
     print(hdr)
     print('-' * len(hdr))
     for w, impls in WORKLOADS.items():
+        if not any((w, i, t) in runs for i in impls for t in THREADS):
+            continue
         for t in THREADS:
             for impl in impls:
                 v = runs.get((w, impl, t))
