@@ -426,7 +426,8 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 	void *old = entry->value;
 
 	lockmap_assert_held(map, entry);
-	WRITE_ONCE(entry->value, value);
+	/* A value built under the key's lock, published to rcu_get readers. */
+	smp_store_release(&entry->value, value);
 	if (!old == !value)
 		return old;
 
@@ -594,41 +595,40 @@ struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
  * lock or count, and keeps the copy only if the key was not held at any time
  * around it (its sequence count was even and did not move).  So a reader
  * never sees a holder's work in progress, and a key that is held is waited
- * for as usual.  Returns -EAGAIN when a holder was seen: the caller then
- * reads under the key's lock.  The value stays readable because the map's
- * owner frees values only after an RCU grace period.
+ * for as usual.  Returns false when a holder was seen: the caller then reads
+ * under the key's lock.  The value stays readable because the map's owner
+ * frees values only after an RCU grace period.
  */
-static int lockmap_read_rcu(struct lockmap *map, const struct lockmap_lookup *l,
-			    lockmap_copy_t copy, void *arg, bool promote)
+static bool lockmap_read_rcu(struct lockmap *map, const struct lockmap_lookup *l,
+			     lockmap_copy_t copy, void *arg, bool promote,
+			     int *ret)
 {
 	struct lockmap_entry *e;
 	unsigned int seq;
 	void *value;
-	int ret;
+	bool done = false;
 
 	rcu_read_lock();
 	e = rhashtable_lookup(&lockmap_shard_of(map, l->hash)->ht, l,
 			      lockmap_rht_params);
 	if (!e) {
-		ret = -ENOENT;
+		*ret = -ENOENT;
+		done = true;
 		goto out;
 	}
 	seq = raw_read_seqcount(lockmap_entry_seq(map, e));
-	ret = -EAGAIN;
 	if (seq & 1)
 		goto out;
 	value = READ_ONCE(e->value);
-	if (value)
-		ret = copy ? copy(value, arg) : 0;
+	*ret = !value ? -ENOENT : copy ? copy(value, arg) : 0;
 	if (read_seqcount_retry(lockmap_entry_seq(map, e), seq))
-		ret = -EAGAIN;
-	else if (!value)
-		ret = -ENOENT;
-	else if (promote && lockmap_is_lru(map))
+		goto out;
+	done = true;
+	if (value && promote && lockmap_is_lru(map))
 		lockmap_lru_touch(map, e);
 out:
 	rcu_read_unlock();
-	return ret;
+	return done;
 }
 
 static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
@@ -642,11 +642,8 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 	ret = lockmap_prepare(map, key, key_len, &l);
 	if (ret)
 		return ret;
-	if (map->p.rcu_get) {
-		ret = lockmap_read_rcu(map, &l, copy, arg, promote);
-		if (ret != -EAGAIN)
-			return ret;
-	}
+	if (map->p.rcu_get && lockmap_read_rcu(map, &l, copy, arg, promote, &ret))
+		return ret;
 	e = lockmap_lock_existing(map, &l, LOCKMAP_WAIT);
 	if (IS_ERR(e))
 		return PTR_ERR(e);
@@ -669,7 +666,8 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
  *
  * Waits while another task holds the key.  In an LRU cache the key becomes
  * the most recently used.  An rcu_get map reads a key nobody holds without
- * taking its lock, writing nothing to the entry.
+ * taking its lock or writing to the entry (an LRU cache still takes the
+ * shard lock to promote it).
  *
  * Context: Process context.
  * Return: what @copy returned (0 without @copy), -ENOENT if the key has no

@@ -231,6 +231,19 @@ static inline seqcount_t *lockmap_entry_seq(const struct lockmap *map,
 	return (seqcount_t *)((char *)e - map->prefix);
 }
 
+/*
+ * A claimed entry (eviction, pop: nobody holds it, nobody can) loses its
+ * value for good before the value goes to whoever may change or free it: a
+ * lockless reader that already has the old value then fails its retry.
+ */
+static inline void lockmap_entry_clear_value(struct lockmap *map,
+					     struct lockmap_entry *e)
+{
+	WRITE_ONCE(e->value, NULL);
+	if (map->p.rcu_get)
+		raw_write_seqcount_barrier(lockmap_entry_seq(map, e));
+}
+
 void lockmap_dispose(struct lockmap *map, void *value);
 struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
 					    const void *key, size_t key_len,

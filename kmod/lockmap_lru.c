@@ -90,8 +90,7 @@ static void lockmap_lru_release(struct lockmap *map, struct list_head *victims)
 		void *value = e->value;
 
 		list_del(pos);
-		/* Lockless readers (rcu_get) see it gone before it is freed. */
-		WRITE_ONCE(e->value, NULL);
+		lockmap_entry_clear_value(map, e);
 		if (map->p.evict)
 			map->p.evict(key, len, value, map->p.priv);
 		lockmap_dispose(map, value);
@@ -188,7 +187,7 @@ int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
 		key = lockmap_entry_key(map, e, key_len);
 		memcpy(key_buf, key, *key_len);
 		*value = e->value;
-		WRITE_ONCE(e->value, NULL);
+		lockmap_entry_clear_value(map, e);
 		lockmap_entry_free(map, e);
 		return 0;
 	}

@@ -68,10 +68,31 @@ void lm_thread_start(struct kunit *test, struct lm_thread *t,
 /* Waits for fn to return (up to 10 s); returns false on timeout. */
 bool lm_thread_join(struct lm_thread *t);
 /*
+ * lm_thread_join() for a test: a stuck kthread (a bug) fails @test, and is
+ * still waited for, as returning would leave it running on the test's stack.
+ */
+void lm_join(struct kunit *test, struct lm_thread *t);
+/*
  * True once fn has started and the thread sleeps (blocked on a lock), within
  * 5 s.  Sleeps of the kthread's own start-up do not count.
  */
 bool lm_thread_wait_blocked(struct lm_thread *t);
+
+/*
+ * Readers of key 1 racing a task that changes its value in place, making it
+ * odd and then even again: lm_th_churn_read() reads with a copy callback
+ * that looks twice, 10 us apart, and counts the reads that saw an odd or a
+ * changing value (torn) until @stop.
+ */
+struct lm_churn {
+	struct lockmap *map;
+	bool stop;
+	unsigned long reads;	/* returned 0 */
+	unsigned long absent;	/* returned -ENOENT */
+	unsigned long torn;
+};
+
+int lm_th_churn_read(struct lm_thread *t);	/* t->arg: a struct lm_churn */
 
 /* Reference count of a key's entry (holders + waiters + 1 if valued). */
 unsigned int lm_key_users(struct lockmap *map, u64 key);

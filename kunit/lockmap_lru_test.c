@@ -1075,6 +1075,54 @@ static void lru_pop_skips_held(struct kunit *test)
 
 /* --- capacity at run time, max_evict -------------------------------------- */
 
+/*
+ * A popped value belongs to the caller, who may change it at once: a reader
+ * that had found it just before the pop must not return what it saw of the
+ * change (for rcu_get, the pop makes such a reader retry).
+ */
+#define LRU_POPS	1000
+
+static void lru_pop_no_torn_read(struct kunit *test)
+{
+	struct lru_ctx *c = lru_ctx_new(test);
+	struct lockmap *map = lru_create(test, c, 64, 0, 0);
+	struct lm_churn churn = { .map = map };
+	struct lm_val *v = lm_val_new(test, &c->lm, 0);
+	struct lm_thread reader = {};
+	int i, popped = 0, ret = 0;
+
+	KUNIT_ASSERT_EQ(test, lockmap_insert(map, LM_KEY(1), LM_KLEN, v, NULL),
+			0);
+	lm_thread_start(test, &reader, lm_th_churn_read, &churn);
+	for (i = 0; i < LRU_POPS && !ret; i++) {
+		unsigned long spins = 0;
+		size_t len = LM_KLEN;
+		void *value;
+		u64 key;
+
+		/* A locked reader holds the key now and then: pop skips it. */
+		while ((ret = lockmap_pop_lru(map, &key, &len, &value)) ==
+		       -ENOENT && ++spins < 1000000)
+			cond_resched();
+		if (ret)
+			break;
+		popped += value == v && key == 1;
+		WRITE_ONCE(v->v, v->v + 1);
+		udelay(20);
+		WRITE_ONCE(v->v, v->v + 1);
+		ret = lockmap_insert(map, LM_KEY(1), LM_KLEN, v, NULL);
+	}
+	WRITE_ONCE(churn.stop, true);
+	lm_join(test, &reader);
+
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, popped, LRU_POPS);
+	KUNIT_EXPECT_EQ(test, reader.ret, 0);
+	KUNIT_EXPECT_GT(test, churn.reads, 0);
+	KUNIT_EXPECT_EQ(test, churn.torn, 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(v->v), 2 * LRU_POPS);
+}
+
 static void lru_set_capacity_shrinks_lazily(struct kunit *test)
 {
 	struct lru_ctx *c = lru_ctx_new(test);
@@ -1712,14 +1760,6 @@ static int lru_checker_fn(struct lm_thread *t)
 	return 0;
 }
 
-static void lru_join(struct kunit *test, struct lm_thread *t)
-{
-	if (lm_thread_join(t))
-		return;
-	KUNIT_FAIL(test, "a kthread did not finish in 10 s");
-	wait_for_completion(&t->done);		/* never free under it */
-}
-
 static void lru_concurrent_capacity(struct kunit *test)
 {
 	struct lru_ctx *c = lru_ctx_new(test);
@@ -1753,9 +1793,9 @@ static void lru_concurrent_capacity(struct kunit *test)
 		lm_thread_start(test, &w[i].t, lru_worker_fn, &w[i]);
 	}
 	for (i = 0; i < LRU_WORKERS; i++)
-		lru_join(test, &w[i].t);
+		lm_join(test, &w[i].t);
 	WRITE_ONCE(st->stop, true);
-	lru_join(test, checker);
+	lm_join(test, checker);
 
 	for (i = 0; i < LRU_WORKERS; i++)
 		KUNIT_EXPECT_GT_MSG(test, w[i].done, 50, "worker %u", i);
@@ -1855,9 +1895,9 @@ static void lru_remove_vs_eviction(struct kunit *test)
 	rc->deadline = jiffies + 2 * HZ;
 	lm_thread_start(test, &t[1], lru_race_shrinker, rc);
 	lm_thread_start(test, &t[0], lru_race_remover, rc);
-	lru_join(test, &t[0]);
+	lm_join(test, &t[0]);
 	WRITE_ONCE(rc->stop, true);
-	lru_join(test, &t[1]);
+	lm_join(test, &t[1]);
 	KUNIT_EXPECT_EQ(test, t[0].ret, 0);
 	/* Unfixed, the race showed within a few rounds; slow hosts do 50+. */
 	KUNIT_EXPECT_GT(test, rc->rounds, 10);
@@ -1897,6 +1937,7 @@ static struct kunit_case lockmap_lru_cases[] = {
 	KUNIT_CASE_PARAM(lru_pop_errors, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_pop_round_robin, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_pop_skips_held, lm_variant_gen),
+	KUNIT_CASE_PARAM(lru_pop_no_torn_read, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_set_capacity_shrinks_lazily, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_set_capacity_raise, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_set_capacity_invalid, lm_variant_gen),

@@ -110,6 +110,40 @@ void lm_destroy(struct kunit *test, struct lm_ctx *ctx)
 	ctx->map = NULL;
 }
 
+/* Reads the value twice, 10 us apart: a change in between shows. */
+static int lm_copy_twice(const void *value, void *arg)
+{
+	const struct lm_val *val = value;
+	u64 *v = arg;
+
+	v[0] = READ_ONCE(val->v);
+	udelay(10);
+	v[1] = READ_ONCE(val->v);
+	return 0;
+}
+
+int lm_th_churn_read(struct lm_thread *t)
+{
+	struct lm_churn *c = t->arg;
+
+	while (!READ_ONCE(c->stop)) {
+		u64 v[2];
+		int ret = lockmap_get(c->map, LM_KEY(1), LM_KLEN, lm_copy_twice,
+				      v);
+
+		if (ret == -ENOENT) {
+			c->absent++;
+		} else if (ret) {
+			return ret;
+		} else {
+			c->reads++;
+			c->torn += (v[0] & 1) || v[0] != v[1];
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
 static int lm_thread_main(void *data)
 {
 	struct lm_thread *t = data;
@@ -147,6 +181,14 @@ void lm_thread_start(struct kunit *test, struct lm_thread *t,
 bool lm_thread_join(struct lm_thread *t)
 {
 	return wait_for_completion_timeout(&t->done, 10 * HZ);
+}
+
+void lm_join(struct kunit *test, struct lm_thread *t)
+{
+	if (lm_thread_join(t))
+		return;
+	KUNIT_FAIL(test, "kthread still running after 10 s");
+	wait_for_completion(&t->done);
 }
 
 bool lm_thread_wait_blocked(struct lm_thread *t)

@@ -106,9 +106,11 @@ typedef bool (*lockmap_keep_t)(const void *key, size_t key_len, void *value,
  * @arg: the caller's argument
  *
  * In an rcu_get map it is first called under rcu_read_lock(), where it must
- * not sleep, while a holder may be changing the value: what it copied is then
- * thrown away and it is called again under the key's lock.  So it must write
- * nothing but @arg, and tolerate reading a value mid-update.
+ * not sleep, while a holder may be changing the value: the call is then
+ * discarded and made again under the key's lock if the key still has a
+ * value.  So it must write nothing but @arg, tolerate reading a value
+ * mid-update, and only follow pointers whose targets are freed after an RCU
+ * grace period.  @arg is valid only when lockmap_get() returns 0.
  *
  * Return: 0 or a negative errno, passed back by lockmap_get().
  */
@@ -136,13 +138,14 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  * @shrinker: LRU only: give cold values back under memory pressure
  * @rcu_get: lockmap_get(), lockmap_peek() and lockmap_contains() read a key
  *	that nobody holds without locking it: no atomic operation and no write
- *	to the entry, checked by a sequence count that every lock and unlock
- *	bumps, so they still never see a holder's work in progress and still
- *	wait for a held key.  In exchange each entry is 8 bytes larger, the
- *	&lockmap_copy_t must follow its rcu_get rules, and a value must stay
- *	readable for an RCU grace period after it leaves the map: @free_value
- *	and whoever takes a value out (lockmap_remove(), swaps, pops) free it
- *	with kfree_rcu() or after synchronize_rcu().
+ *	to the entry (but an LRU get's promotion), checked by a sequence count
+ *	that every lock and unlock bumps, so they still never see a holder's
+ *	work in progress and still wait for a held key.  In exchange each entry
+ *	is 8 bytes larger (more with lockdep), the &lockmap_copy_t must follow
+ *	its rcu_get rules, and a value must stay readable for an RCU grace
+ *	period after it leaves the map: @free_value and whoever takes a value
+ *	out (lockmap_remove(), swaps, pops) free it with kfree_rcu() or after
+ *	synchronize_rcu().
  * @free_value: disposes of values the map drops (NULL: nothing to do)
  * @evict: LRU only: told about each eviction before @free_value (optional)
  * @priv: passed to the callbacks
