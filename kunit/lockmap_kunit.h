@@ -81,7 +81,7 @@ bool lm_thread_wait_blocked(struct lm_thread *t);
 /*
  * Readers of key 1 racing a task that changes its value in place, making it
  * odd and then even again: lm_th_churn_read() reads with a copy callback
- * that looks twice, 10 us apart, and counts the reads that saw an odd or a
+ * that looks twice, 5 us apart, and counts the reads that saw an odd or a
  * changing value (torn) until @stop.
  */
 struct lm_churn {

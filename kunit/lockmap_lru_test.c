@@ -1108,7 +1108,7 @@ static void lru_pop_no_torn_read(struct kunit *test)
 			break;
 		popped += value == v && key == 1;
 		WRITE_ONCE(v->v, v->v + 1);
-		udelay(20);
+		usleep_range(20, 40);
 		WRITE_ONCE(v->v, v->v + 1);
 		ret = lockmap_insert(map, LM_KEY(1), LM_KLEN, v, NULL);
 	}
