@@ -223,8 +223,9 @@ static void lockmap_seq_unlocking(struct lockmap *map, struct lockmap_entry *e)
 		raw_write_seqcount_end(lockmap_entry_seq(map, e));
 }
 
-static int lockmap_lock_wait(struct lockmap *map, struct lockmap_entry *e,
-			     enum lockmap_wait wait)
+/* The key's lock alone; lockmap_lock() also bumps the count. */
+static int __lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
+			  enum lockmap_wait wait)
 {
 	bool rt = map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX;
 
@@ -252,7 +253,7 @@ static int lockmap_lock_wait(struct lockmap *map, struct lockmap_entry *e,
 static int lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
 			enum lockmap_wait wait)
 {
-	int err = lockmap_lock_wait(map, e, wait);
+	int err = __lockmap_lock(map, e, wait);
 
 	if (!err)
 		lockmap_seq_locked(map, e);
@@ -273,13 +274,18 @@ static void lockmap_lock_nested(struct lockmap *map, struct lockmap_entry *e)
 	lockmap_seq_locked(map, e);
 }
 
-static void lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
+static void __lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
 {
-	lockmap_seq_unlocking(map, e);
 	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
 		rt_mutex_unlock(&e->rt_mutex);
 	else
 		mutex_unlock(&e->mutex);
+}
+
+static void lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
+{
+	lockmap_seq_unlocking(map, e);
+	__lockmap_unlock(map, e);
 }
 
 static void lockmap_assert_held(struct lockmap *map, struct lockmap_entry *e)
@@ -546,16 +552,26 @@ int lockmap_insert(struct lockmap *map, const void *key, size_t key_len,
 }
 EXPORT_SYMBOL_GPL(lockmap_insert);
 
-/* Locks an existing, valued entry: see lockmap_take_existing(). */
-static struct lockmap_entry *lockmap_lock_existing(struct lockmap *map,
-						   const struct lockmap_lookup *l,
-						   enum lockmap_wait wait)
+/*
+ * Locks a key that has a value, never creating its entry, for remove (and
+ * the char device, which waits interruptibly).  Does not promote it in an
+ * LRU cache.  Returns the locked entry, or ERR_PTR() of -ENOENT (no value),
+ * -EINVAL, -EBUSY or -EINTR.
+ */
+struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
+					    const void *key, size_t key_len,
+					    enum lockmap_wait wait)
 {
+	struct lockmap_lookup l;
 	struct lockmap_entry *e;
 	int err;
 
+	might_sleep();
+	err = lockmap_prepare(map, key, key_len, &l);
+	if (err)
+		return ERR_PTR(err);
 	/* A key nobody holds and without a value has no entry at all. */
-	e = lockmap_find(lockmap_shard_of(map, l->hash), l);
+	e = lockmap_find(lockmap_shard_of(map, l.hash), &l);
 	if (!e)
 		return ERR_PTR(-ENOENT);
 	err = lockmap_lock(map, e, wait);
@@ -571,23 +587,29 @@ static struct lockmap_entry *lockmap_lock_existing(struct lockmap *map,
 }
 
 /*
- * Locks a key that has a value, never creating its entry, for get, peek,
- * contains and remove (and the char device, which waits interruptibly).
- * Does not promote it in an LRU cache.  Returns the locked entry, or
- * ERR_PTR() of -ENOENT (no value), -EINVAL, -EBUSY or -EINTR.
+ * get, peek and contains under the key's lock.  They change nothing, so
+ * they leave an rcu_get map's count alone: lockless readers of the key go on
+ * beside them instead of queueing behind them.
  */
-struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
-					    const void *key, size_t key_len,
-					    enum lockmap_wait wait)
+static int lockmap_read_locked(struct lockmap *map,
+			       const struct lockmap_lookup *l,
+			       lockmap_copy_t copy, void *arg, bool promote)
 {
-	struct lockmap_lookup l;
-	int err;
+	struct lockmap_entry *e;
+	int ret = -ENOENT;
 
-	might_sleep();
-	err = lockmap_prepare(map, key, key_len, &l);
-	if (err)
-		return ERR_PTR(err);
-	return lockmap_lock_existing(map, &l, wait);
+	e = lockmap_find(lockmap_shard_of(map, l->hash), l);
+	if (!e)
+		return -ENOENT;
+	__lockmap_lock(map, e, LOCKMAP_WAIT);
+	if (e->value) {
+		ret = copy ? copy(e->value, arg) : 0;
+		if (promote && lockmap_is_lru(map))
+			lockmap_lru_touch(map, e);
+	}
+	__lockmap_unlock(map, e);
+	lockmap_put(map, e);
+	return ret;
 }
 
 /*
@@ -635,7 +657,6 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 			lockmap_copy_t copy, void *arg, bool promote)
 {
 	struct lockmap_lookup l;
-	struct lockmap_entry *e;
 	int ret;
 
 	might_sleep();
@@ -644,14 +665,7 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 		return ret;
 	if (map->p.rcu_get && lockmap_read_rcu(map, &l, copy, arg, promote, &ret))
 		return ret;
-	e = lockmap_lock_existing(map, &l, LOCKMAP_WAIT);
-	if (IS_ERR(e))
-		return PTR_ERR(e);
-	ret = copy ? copy(e->value, arg) : 0;
-	if (promote && lockmap_is_lru(map))
-		lockmap_lru_touch(map, e);
-	lockmap_entry_unlock(map, e);
-	return ret;
+	return lockmap_read_locked(map, &l, copy, arg, promote);
 }
 
 /**

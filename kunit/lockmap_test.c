@@ -590,6 +590,76 @@ static void lm_test_get_lockless(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, lm_key_locked(map, 1));
 }
 
+/* A copy that, run under the key's lock, stops there until the test says. */
+struct lm_gate {
+	struct lockmap *map;
+	struct completion inside;
+	struct completion go;
+	u64 v;
+};
+
+static int lm_copy_gated(const void *value, void *arg)
+{
+	struct lm_gate *g = arg;
+
+	g->v = ((const struct lm_val *)value)->v;
+	if (lm_key_locked(g->map, 1)) {
+		complete(&g->inside);
+		wait_for_completion(&g->go);
+	}
+	return 0;
+}
+
+static int lm_th_get_gated(struct lm_thread *t)
+{
+	return lockmap_get(((struct lm_gate *)t->arg)->map, LM_KEY(1), LM_KLEN,
+			   lm_copy_gated, t->arg);
+}
+
+/*
+ * A reader that had to wait for a holder reads under the key's lock; it
+ * changes nothing, so in an rcu_get map it must not push the key's other
+ * readers onto the lock too (a convoy).  Without rcu_get they queue.
+ */
+static void lm_test_get_beside_locked_reader(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_gate g = { .map = lm_map(test, ctx, 0) };
+	struct lm_thread slow = {}, fast = {};
+	struct lm_op op;
+	struct lockmap_entry *e;
+	bool blocked, inside, fast_done;
+	int i;
+
+	init_completion(&g.inside);
+	init_completion(&g.go);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 7), 0);
+	e = lockmap_entry(g.map, LM_KEY(1), LM_KLEN);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	lm_thread_start(test, &slow, lm_th_get_gated, &g);
+	blocked = lm_thread_wait_blocked(&slow);
+	lockmap_entry_unlock(g.map, e);
+	inside = wait_for_completion_timeout(&g.inside, 5 * HZ);
+
+	lm_op_init(&op, ctx, 1);
+	lm_thread_start(test, &fast, lm_th_get, &op);
+	/* Polled: waiting would consume the completion lm_join() waits for. */
+	for (i = 0; i < 50 && !completion_done(&fast.done); i++)
+		msleep(20);
+	fast_done = completion_done(&fast.done);
+	complete(&g.go);
+	lm_join(test, &slow);
+	lm_join(test, &fast);
+
+	KUNIT_EXPECT_TRUE(test, blocked);
+	KUNIT_EXPECT_TRUE(test, inside);
+	KUNIT_EXPECT_EQ(test, fast_done, lm_rcu_get(test));
+	KUNIT_EXPECT_EQ(test, slow.ret, 0);
+	KUNIT_EXPECT_EQ(test, g.v, 7);
+	KUNIT_EXPECT_EQ(test, fast.ret, 0);
+	KUNIT_EXPECT_EQ(test, op.out, 7);
+}
+
 /*
  * A holder that makes the value odd while it holds the key and even again
  * before it lets go: readers must only ever see even values, whether they
@@ -2369,6 +2439,8 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_get_copy_error, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_get_lockless, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_get_no_work_in_progress, lm_variant_gen),
+	KUNIT_CASE_PARAM_ATTR(lm_test_get_beside_locked_reader, lm_variant_gen,
+			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(lm_test_entry_absent_then_set, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_entry_swap_set, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_entry_set_if_absent, lm_variant_gen),
