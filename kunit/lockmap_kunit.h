@@ -47,8 +47,8 @@ enum lockmap_lock_kind lm_lock_kind(struct kunit *test);
 bool lm_rcu_get(struct kunit *test);
 
 /*
- * Generates the map variants {mutex, rt_mutex, rcu_get (with a mutex)}: use
- * with KUNIT_CASE_PARAM.
+ * Generates the map variants {mutex, rt_mutex, rcu_get, rt_mutex_rcu_get}:
+ * use with KUNIT_CASE_PARAM.
  */
 const void *lm_variant_gen(const void *prev, char *desc);
 

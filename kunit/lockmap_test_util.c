@@ -52,6 +52,7 @@ static const struct lm_variant {
 	{ LOCKMAP_LOCK_MUTEX, false, "mutex" },
 	{ LOCKMAP_LOCK_RT_MUTEX, false, "rt_mutex" },
 	{ LOCKMAP_LOCK_MUTEX, true, "rcu_get" },
+	{ LOCKMAP_LOCK_RT_MUTEX, true, "rt_mutex_rcu_get" },
 };
 
 const void *lm_variant_gen(const void *prev, char *desc)
