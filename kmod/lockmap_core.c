@@ -206,10 +206,11 @@ static void lockmap_put(struct lockmap *map, struct lockmap_entry *e)
 }
 
 /*
- * Every lock and unlock of an rcu_get map's key bumps its count, so that it
- * is odd exactly while the key is held (lockmap_read_rcu()).  The raw
- * seqcount calls: the "write section" is the whole hold, which may sleep,
- * and readers never spin on it; they take the key's lock instead.
+ * Every hold of an rcu_get map's key that may change its value (all but the
+ * locked read, lockmap_read_locked()) bumps its count at lock and unlock, so
+ * that it is odd exactly while such a holder has the key (lockmap_read_rcu()).
+ * The raw seqcount calls: the "write section" is the whole hold, which may
+ * sleep, and readers never spin on it; they take the key's lock instead.
  */
 static void lockmap_seq_locked(struct lockmap *map, struct lockmap_entry *e)
 {
@@ -614,12 +615,13 @@ static int lockmap_read_locked(struct lockmap *map,
 
 /*
  * The read of an rcu_get map: copies the value without touching the entry's
- * lock or count, and keeps the copy only if the key was not held at any time
- * around it (its sequence count was even and did not move).  So a reader
- * never sees a holder's work in progress, and a key that is held is waited
- * for as usual.  Returns false when a holder was seen: the caller then reads
- * under the key's lock.  The value stays readable because the map's owner
- * frees values only after an RCU grace period.
+ * lock or count, and keeps the copy only if no holder that may change the
+ * value had the key at any time around it, and eviction or pop did not take
+ * the value (its sequence count was even and did not move).  So a reader
+ * never sees a holder's work in progress, and waits for such a holder as
+ * usual.  Returns false when the count said no: the caller then reads under
+ * the key's lock.  The value stays readable because the map's owner frees
+ * values only after an RCU grace period.
  */
 static bool lockmap_read_rcu(struct lockmap *map, const struct lockmap_lookup *l,
 			     lockmap_copy_t copy, void *arg, bool promote,
@@ -679,9 +681,10 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
  * @arg: passed to @copy
  *
  * Waits while another task holds the key.  In an LRU cache the key becomes
- * the most recently used.  An rcu_get map reads a key nobody holds without
- * taking its lock or writing to the entry (an LRU cache still takes the
- * shard lock to promote it).
+ * the most recently used.  An rcu_get map reads a key without taking its lock
+ * or writing to the entry (an LRU cache still takes the shard lock to
+ * promote it), and waits only for a holder that may change the value, not
+ * for another reader.
  *
  * Context: Process context.
  * Return: what @copy returned (0 without @copy), -ENOENT if the key has no
@@ -720,7 +723,8 @@ EXPORT_SYMBOL_GPL(lockmap_peek);
  * @key: the key bytes
  * @key_len: their length
  *
- * Waits while another task holds the key; does not promote it.
+ * Waits while another task holds the key (in an rcu_get map, only for a
+ * holder that may change its value); does not promote it.
  *
  * Context: Process context.
  * Return: 1 if it has a value, 0 if not, -EINVAL for a bad key.

@@ -220,10 +220,11 @@ static inline struct lockmap_entry *lockmap_lru_entry(struct list_head *lru)
 }
 
 /*
- * An rcu_get map's entry count: odd while the key is locked, bumped by every
- * lock and unlock, so a lockless reader that finds it even before and
- * unchanged after its copy of the value saw no holder at all.  It sits at
- * the very start of the allocation.
+ * An rcu_get map's entry count: odd while a holder that may change the value
+ * has the key (see lockmap_seq_locked()), and bumped when eviction or pop
+ * takes the value, so a lockless reader that finds it even before and
+ * unchanged after its copy of the value saw neither.  It sits at the very
+ * start of the allocation.
  */
 static inline seqcount_t *lockmap_entry_seq(const struct lockmap *map,
 					    struct lockmap_entry *e)

@@ -137,14 +137,15 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	while keys were held) come back down under a stream of new keys
  * @shrinker: LRU only: give cold values back under memory pressure
  * @rcu_get: lockmap_get(), lockmap_peek() and lockmap_contains() read a key
- *	that nobody holds without locking it: no atomic operation and no write
- *	to the entry (but an LRU get's promotion), checked by a sequence count
- *	that every lock and unlock bumps, so they still never see a holder's
- *	work in progress and still wait for a held key.  In exchange each entry
- *	is 8 bytes larger (more with lockdep), the &lockmap_copy_t must follow
- *	its rcu_get rules, and a value must stay readable for an RCU grace
- *	period after it leaves the map: @free_value and whoever takes a value
- *	out (lockmap_remove(), swaps, pops) free it with kfree_rcu() or after
+ *	without locking it: no atomic operation and no write to the entry (but
+ *	an LRU get still takes the shard lock to promote the key), checked by a
+ *	sequence count that every hold able to change the value bumps, so they
+ *	still never see a holder's work in progress and still wait for such a
+ *	holder (not for another reader).  In exchange each entry is 8 bytes
+ *	larger (more with lockdep), the &lockmap_copy_t must follow its rcu_get
+ *	rules, and a value must stay readable for an RCU grace period after it
+ *	leaves the map: @free_value and whoever takes a value out
+ *	(lockmap_remove(), swaps, pops) free it with kfree_rcu() or after
  *	synchronize_rcu().
  * @free_value: disposes of values the map drops (NULL: nothing to do)
  * @evict: LRU only: told about each eviction before @free_value (optional)
