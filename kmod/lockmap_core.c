@@ -633,8 +633,7 @@ static bool lockmap_read_rcu(struct lockmap *map, const struct lockmap_lookup *l
 	bool done = false;
 
 	rcu_read_lock();
-	e = rhashtable_lookup(&lockmap_shard_of(map, l->hash)->ht, l,
-			      lockmap_rht_params);
+	e = lockmap_find_rcu(map, l);
 	if (!e) {
 		*ret = -ENOENT;
 		done = true;

@@ -209,6 +209,14 @@ static const struct rhashtable_params lockmap_rht_params __maybe_unused = {
 	.automatic_shrinking = true,
 };
 
+/* The entry of a key, or NULL; the caller holds the RCU read lock. */
+static inline struct lockmap_entry *
+lockmap_find_rcu(struct lockmap *map, const struct lockmap_lookup *l)
+{
+	return rhashtable_lookup(&lockmap_shard_of(map, l->hash)->ht, l,
+				 lockmap_rht_params);
+}
+
 static inline struct list_head *lockmap_entry_lru(struct lockmap_entry *e)
 {
 	return (struct list_head *)e - 1;

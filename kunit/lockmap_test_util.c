@@ -238,9 +238,6 @@ unsigned int lm_key_users(struct lockmap *map, u64 key)
 	return users;
 }
 
-MODULE_DESCRIPTION("KUnit suites for lockmap");
-MODULE_LICENSE("GPL");
-
 bool lm_key_locked(struct lockmap *map, u64 key)
 {
 	struct lockmap_lookup l;
@@ -250,8 +247,7 @@ bool lm_key_locked(struct lockmap *map, u64 key)
 	if (lockmap_prepare(map, &key, sizeof(key), &l))
 		return false;
 	rcu_read_lock();
-	e = rhashtable_lookup(&lockmap_shard_of(map, l.hash)->ht, &l,
-			      lockmap_rht_params);
+	e = lockmap_find_rcu(map, &l);
 	if (e && map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
 		locked = rt_mutex_base_is_locked(&e->rt_mutex.rtmutex);
 	else if (e)
@@ -259,3 +255,6 @@ bool lm_key_locked(struct lockmap *map, u64 key)
 	rcu_read_unlock();
 	return locked;
 }
+
+MODULE_DESCRIPTION("KUnit suites for lockmap");
+MODULE_LICENSE("GPL");

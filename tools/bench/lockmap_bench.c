@@ -583,45 +583,25 @@ static int bench_striped_update4(void *m, const u64 *keys)
 	return ret;
 }
 
+/* The four lockmap impls differ only in how the map is made. */
+#define BENCH_LOCKMAP_IMPL(impl_name, create_fn)			\
+	{								\
+		.name = impl_name,					\
+		.create = create_fn,					\
+		.destroy = bench_lockmap_destroy,			\
+		.insert = bench_lockmap_insert,				\
+		.get = bench_lockmap_get,				\
+		.peek = bench_lockmap_peek,				\
+		.update = bench_lockmap_update,				\
+		.update4 = bench_lockmap_update4,			\
+	}
+
 static const struct bench_impl bench_impls[NR_IMPLS] = {
-	[IMPL_LOCKMAP] = {
-		.name = "lockmap",
-		.create = bench_plain_create,
-		.destroy = bench_lockmap_destroy,
-		.insert = bench_lockmap_insert,
-		.get = bench_lockmap_get,
-		.update = bench_lockmap_update,
-		.update4 = bench_lockmap_update4,
-	},
-	[IMPL_LOCKMAP_RCU] = {
-		.name = "lockmap_rcu",
-		.create = bench_plain_rcu_create,
-		.destroy = bench_lockmap_destroy,
-		.insert = bench_lockmap_insert,
-		.get = bench_lockmap_get,
-		.update = bench_lockmap_update,
-		.update4 = bench_lockmap_update4,
-	},
-	[IMPL_LRU] = {
-		.name = "lru",
-		.create = bench_lru_create,
-		.destroy = bench_lockmap_destroy,
-		.insert = bench_lockmap_insert,
-		.get = bench_lockmap_get,
-		.peek = bench_lockmap_peek,
-		.update = bench_lockmap_update,
-		.update4 = bench_lockmap_update4,
-	},
-	[IMPL_LRU_RCU] = {
-		.name = "lru_rcu",
-		.create = bench_lru_rcu_create,
-		.destroy = bench_lockmap_destroy,
-		.insert = bench_lockmap_insert,
-		.get = bench_lockmap_get,
-		.peek = bench_lockmap_peek,
-		.update = bench_lockmap_update,
-		.update4 = bench_lockmap_update4,
-	},
+	[IMPL_LOCKMAP] = BENCH_LOCKMAP_IMPL("lockmap", bench_plain_create),
+	[IMPL_LOCKMAP_RCU] = BENCH_LOCKMAP_IMPL("lockmap_rcu",
+						bench_plain_rcu_create),
+	[IMPL_LRU] = BENCH_LOCKMAP_IMPL("lru", bench_lru_create),
+	[IMPL_LRU_RCU] = BENCH_LOCKMAP_IMPL("lru_rcu", bench_lru_rcu_create),
 	[IMPL_RHT] = {
 		.name = "rhashtable",
 		.create = bench_rht_create,
@@ -1221,8 +1201,7 @@ static struct lockmap_entry *bench_lm_lookup(struct lockmap *map, u64 key)
 
 	if (lockmap_prepare(map, &key, sizeof(key), &l))
 		return NULL;
-	return rhashtable_lookup(&lockmap_shard_of(map, l.hash)->ht, &l,
-				 lockmap_rht_params);
+	return lockmap_find_rcu(map, &l);
 }
 
 /*
