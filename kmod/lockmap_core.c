@@ -116,9 +116,13 @@ static void lockmap_wait_unlink(struct lockmap_shard *s)
 	spin_unlock(&s->lock);
 }
 
-/* Finds the entry of a key and takes a reference, or returns NULL. */
-static struct lockmap_entry *lockmap_find(struct lockmap_shard *s,
-					  const struct lockmap_lookup *l)
+/*
+ * Finds the entry of a key and takes a reference, or returns NULL.  Inlined,
+ * like the other steps of a lookup, lock and unlock: every operation runs
+ * them, and a call per step is a measurable part of one (make bench).
+ */
+static __always_inline struct lockmap_entry *
+lockmap_find(struct lockmap_shard *s, const struct lockmap_lookup *l)
 {
 	struct lockmap_entry *e;
 
@@ -146,24 +150,19 @@ static bool lockmap_full(struct lockmap *map)
 	return slots >= map->p.max_entries;
 }
 
-/* Finds or creates the entry of a key and takes a reference. */
-static struct lockmap_entry *lockmap_find_or_create(struct lockmap *map,
-						    struct lockmap_shard *s,
-						    const struct lockmap_lookup *l)
+/* lockmap_find_or_create() for a key without an entry: inserts a new one. */
+static noinline struct lockmap_entry *
+lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
+		     const struct lockmap_lookup *l)
 {
-	struct lockmap_entry *e, *new = NULL;
+	struct lockmap_entry *e, *new;
 
+	if (lockmap_full(map))
+		return ERR_PTR(-ENOSPC);
+	new = lockmap_entry_alloc(map, l);
+	if (IS_ERR(new))
+		return new;
 	for (;;) {
-		e = lockmap_find(s, l);
-		if (e)
-			break;
-		if (!new) {
-			if (lockmap_full(map))
-				return ERR_PTR(-ENOSPC);
-			new = lockmap_entry_alloc(map, l);
-			if (IS_ERR(new))
-				return new;
-		}
 		rcu_read_lock();
 		/* The _key variant: the _fast one BUGs on an obj_hashfn. */
 		e = rhashtable_lookup_get_insert_key(&s->ht, l, &new->node,
@@ -172,6 +171,7 @@ static struct lockmap_entry *lockmap_find_or_create(struct lockmap *map,
 			rcu_read_unlock();
 			return new;
 		}
+		/* Somebody else's entry got in first; a dying one is waited out. */
 		if (!IS_ERR(e) && refcount_inc_not_zero(&e->users)) {
 			rcu_read_unlock();
 			break;
@@ -181,19 +181,24 @@ static struct lockmap_entry *lockmap_find_or_create(struct lockmap *map,
 			break;
 		lockmap_wait_unlink(s);
 	}
-	if (new)
-		lockmap_entry_free_unused(map, new);
+	lockmap_entry_free_unused(map, new);
 	return e;
 }
 
-/* Drops a reference; the last one of an empty entry unlinks and frees it. */
-static void lockmap_put(struct lockmap *map, struct lockmap_entry *e)
+/* Finds or creates the entry of a key and takes a reference. */
+static __always_inline struct lockmap_entry *
+lockmap_find_or_create(struct lockmap *map, struct lockmap_shard *s,
+		       const struct lockmap_lookup *l)
+{
+	return lockmap_find(s, l) ?: lockmap_create_entry(map, s, l);
+}
+
+/* lockmap_put() of what may be the last reference: under the shard lock. */
+static noinline void lockmap_put_last(struct lockmap *map,
+				      struct lockmap_entry *e)
 {
 	struct lockmap_shard *s = lockmap_entry_shard(map, e);
 
-	/* refcount_dec_and_lock(), spelt out so that sparse can follow it */
-	if (refcount_dec_not_one(&e->users))
-		return;
 	spin_lock(&s->lock);
 	if (!refcount_dec_and_test(&e->users)) {
 		spin_unlock(&s->lock);
@@ -203,6 +208,15 @@ static void lockmap_put(struct lockmap *map, struct lockmap_entry *e)
 	rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
 	spin_unlock(&s->lock);
 	lockmap_entry_free(map, e);
+}
+
+/* Drops a reference; the last one of an empty entry unlinks and frees it. */
+static __always_inline void lockmap_put(struct lockmap *map,
+					struct lockmap_entry *e)
+{
+	/* refcount_dec_and_lock(), spelt out so that sparse can follow it */
+	if (!refcount_dec_not_one(&e->users))
+		lockmap_put_last(map, e);
 }
 
 /*
@@ -225,8 +239,9 @@ static void lockmap_seq_unlocking(struct lockmap *map, struct lockmap_entry *e)
 }
 
 /* The key's lock alone; lockmap_lock() also bumps the count. */
-static int __lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
-			  enum lockmap_wait wait)
+static __always_inline int __lockmap_lock(struct lockmap *map,
+					  struct lockmap_entry *e,
+					  enum lockmap_wait wait)
 {
 	bool rt = map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX;
 
@@ -251,8 +266,9 @@ static int __lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
 }
 
 /* Locks one entry on its own (not as part of a batch). */
-static int lockmap_lock(struct lockmap *map, struct lockmap_entry *e,
-			enum lockmap_wait wait)
+static __always_inline int lockmap_lock(struct lockmap *map,
+					struct lockmap_entry *e,
+					enum lockmap_wait wait)
 {
 	int err = __lockmap_lock(map, e, wait);
 
@@ -298,9 +314,9 @@ static void lockmap_assert_held(struct lockmap *map, struct lockmap_entry *e)
 }
 
 /* Locks a key's entry, creating it if needed; promotes it in an LRU. */
-static struct lockmap_entry *lockmap_take(struct lockmap *map,
-					  const struct lockmap_lookup *l,
-					  enum lockmap_wait wait)
+static __always_inline struct lockmap_entry *
+lockmap_take(struct lockmap *map, const struct lockmap_lookup *l,
+	     enum lockmap_wait wait)
 {
 	struct lockmap_entry *e;
 	int err;
