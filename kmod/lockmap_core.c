@@ -118,8 +118,8 @@ static void lockmap_wait_unlink(struct lockmap_shard *s)
 
 /*
  * Finds the entry of a key and takes a reference, or returns NULL.  Inlined,
- * like the other steps of a lookup, lock and unlock: every operation runs
- * them, and a call per step is a measurable part of one (make bench).
+ * like the lock and the put: every operation runs them, and a call per step
+ * is a measurable part of one (make bench).
  */
 static __always_inline struct lockmap_entry *
 lockmap_find(struct lockmap_shard *s, const struct lockmap_lookup *l)
@@ -171,7 +171,7 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 			rcu_read_unlock();
 			return new;
 		}
-		/* Somebody else's entry got in first; a dying one is waited out. */
+		/* Another task's entry won; a dying one is waited out. */
 		if (!IS_ERR(e) && refcount_inc_not_zero(&e->users)) {
 			rcu_read_unlock();
 			break;
@@ -639,7 +639,8 @@ static int lockmap_read_locked(struct lockmap *map,
  * the key's lock.  The value stays readable because the map's owner frees
  * values only after an RCU grace period.
  */
-static bool lockmap_read_rcu(struct lockmap *map, const struct lockmap_lookup *l,
+static bool lockmap_read_rcu(struct lockmap *map,
+			     const struct lockmap_lookup *l,
 			     lockmap_copy_t copy, void *arg, bool promote,
 			     int *ret)
 {
