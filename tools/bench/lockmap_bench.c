@@ -1258,6 +1258,15 @@ static int bench_rht64_fill(struct rhashtable *ht, struct kmem_cache *cache,
 				  profile));				\
 	} while (0)
 
+/* A probe of one impl's get of a random key of @map. */
+#define BENCH_PROBE_GET(name, get, map)					\
+	BENCH_PROBE(name, {						\
+		u64 v;							\
+									\
+		get(map, bench_key(x & mask), &v);			\
+		bench_sink += v;					\
+	})
+
 static int bench_profile(void)
 {
 	const u32 n = roundup_pow_of_two(max(profile_keys, 2U)), mask = n - 1;
@@ -1348,24 +1357,9 @@ static int bench_profile(void)
 		sort(v, 4, sizeof(v[0]), bench_cmp_u64, NULL);
 		bench_sink += v[0];
 	});
-	BENCH_PROBE("rhashtable_get", {
-		u64 v;
-
-		bench_rht_get(rht, bench_key(x & mask), &v);
-		bench_sink += v;
-	});
-	BENCH_PROBE("rhashtable_get_64B_nodes", {
-		u64 v;
-
-		bench_rht_get_locked(&rht64, bench_key(x & mask), &v);
-		bench_sink += v;
-	});
-	BENCH_PROBE("striped_mutex_get", {
-		u64 v;
-
-		bench_striped_get(striped, bench_key(x & mask), &v);
-		bench_sink += v;
-	});
+	BENCH_PROBE_GET("rhashtable_get", bench_rht_get, rht);
+	BENCH_PROBE_GET("rhashtable_get_64B_nodes", bench_rht_get_locked, &rht64);
+	BENCH_PROBE_GET("striped_mutex_get", bench_striped_get, striped);
 	BENCH_PROBE("striped_mutex_update",
 		    bench_striped_update(striped, bench_key(x & mask)));
 	/* A get without atomics: the floor of lockmap_rcu's get. */
@@ -1402,18 +1396,8 @@ static int bench_profile(void)
 			bench_sink += refcount_dec_and_lock(&e->users, &lock);
 		}
 	});
-	BENCH_PROBE("lockmap_get", {
-		u64 v;
-
-		bench_lockmap_get(lm, bench_key(x & mask), &v);
-		bench_sink += v;
-	});
-	BENCH_PROBE("lockmap_rcu_get", {
-		u64 v;
-
-		bench_lockmap_get(lmr, bench_key(x & mask), &v);
-		bench_sink += v;
-	});
+	BENCH_PROBE_GET("lockmap_get", bench_lockmap_get, lm);
+	BENCH_PROBE_GET("lockmap_rcu_get", bench_lockmap_get, lmr);
 	BENCH_PROBE("lockmap_rcu_update",
 		    bench_lockmap_update(lmr, bench_key(x & mask)));
 	BENCH_PROBE("lockmap_contains", {
