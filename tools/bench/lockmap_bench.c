@@ -26,6 +26,10 @@
  *    BENCH_STRIPES cacheline-aligned mutexes picked by a seeded jhash2 of the
  *    key, the usual hand-written pattern; several keys are locked in stripe
  *    order.
+ *  - global_mutex on the cache workloads (lru_*): the hand-written cache,
+ *    one mutex around that rhashtable and one LRU list_head, evicting from
+ *    its tail.  A striped LRU would need a list per stripe, which is what
+ *    lockmap's shards are, so striped_mutex has no cache counterpart.
  *
  * Module parameters select a smoke run (seconds in all), the number of runs,
  * the duration of a timed run, and subsets of workloads and impls.
@@ -145,6 +149,7 @@ enum bench_impl_id {
 	IMPL_RHT,
 	IMPL_GLOBAL,
 	IMPL_STRIPED,
+	IMPL_GLOBAL_LRU,
 	NR_IMPLS,
 };
 
@@ -406,27 +411,34 @@ struct bench_global {
 	struct rhashtable ht;
 };
 
+static int bench_global_init(struct bench_global *g)
+{
+	mutex_init(&g->lock);
+	return bench_rht_init(&g->ht);
+}
+
+static void bench_global_fini(struct bench_global *g,
+			      void (*free_fn)(void *ptr, void *arg))
+{
+	rhashtable_free_and_destroy(&g->ht, free_fn, NULL);
+	mutex_destroy(&g->lock);
+}
+
 static void *bench_global_create(size_t nkeys, size_t capacity)
 {
 	struct bench_global *g = kzalloc(sizeof(*g), GFP_KERNEL);
 
-	if (!g)
-		return NULL;
-	mutex_init(&g->lock);
-	if (bench_rht_init(&g->ht)) {
+	if (g && bench_global_init(g)) {
 		kfree(g);
-		return NULL;
+		g = NULL;
 	}
 	return g;
 }
 
 static void bench_global_destroy(void *m)
 {
-	struct bench_global *g = m;
-
-	rhashtable_free_and_destroy(&g->ht, bench_node_free, NULL);
-	mutex_destroy(&g->lock);
-	kfree(g);
+	bench_global_fini(m, bench_node_free);
+	kfree(m);
 }
 
 static int bench_global_insert(void *m, u64 key, u64 val)
@@ -472,6 +484,136 @@ static int bench_global_update4(void *m, const u64 *keys)
 		ret = bench_rht_add2(&g->ht, keys[i]) ?: ret;
 	mutex_unlock(&g->lock);
 	return ret;
+}
+
+/*
+ * global_mutex for the cache workloads: one mutex around the table and its
+ * LRU list.  Every lookup holds the mutex, so an evicted node is freed at
+ * once, with no RCU grace period.
+ */
+
+struct bench_lru_node {
+	struct bench_node n;	/* first: the table sees a struct bench_node */
+	struct list_head lru;
+};
+
+struct bench_global_lru {
+	struct bench_global g;	/* g.lock also guards @lru and @count */
+	struct list_head lru;	/* most recently used first */
+	size_t count;
+	size_t capacity;
+};
+
+static struct kmem_cache *bench_lru_node_cache;
+
+static void bench_lru_node_free(void *ptr, void *arg)
+{
+	kmem_cache_free(bench_lru_node_cache, ptr);
+}
+
+static void *bench_glru_create(size_t nkeys, size_t capacity)
+{
+	struct bench_global_lru *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return NULL;
+	if (bench_global_init(&c->g)) {
+		kfree(c);
+		return NULL;
+	}
+	INIT_LIST_HEAD(&c->lru);
+	c->capacity = capacity;
+	return c;
+}
+
+static void bench_glru_destroy(void *m)
+{
+	struct bench_global_lru *c = m;
+
+	bench_global_fini(&c->g, bench_lru_node_free);
+	kfree(c);
+}
+
+/* Finds @key; the caller holds the mutex, so the node stays. */
+static struct bench_lru_node *bench_glru_find(struct bench_global_lru *c,
+					      u64 key)
+{
+	struct bench_node *n;
+
+	rcu_read_lock();
+	n = bench_rht_find(&c->g.ht, key);
+	rcu_read_unlock();
+	return n ? container_of(n, struct bench_lru_node, n) : NULL;
+}
+
+static int bench_glru_add(struct bench_global_lru *c, u64 key, u64 val)
+{
+	struct bench_lru_node *n, *old;
+	int err;
+
+	n = kmem_cache_alloc(bench_lru_node_cache, GFP_KERNEL);
+	if (!n)
+		return -ENOMEM;
+	n->n.key = key;
+	n->n.value = val;
+	err = rhashtable_insert_fast(&c->g.ht, &n->n.node, bench_rht_params);
+	if (err) {
+		kmem_cache_free(bench_lru_node_cache, n);
+		return err;
+	}
+	list_add(&n->lru, &c->lru);
+	if (++c->count <= c->capacity)
+		return 0;
+	old = list_last_entry(&c->lru, struct bench_lru_node, lru);
+	rhashtable_remove_fast(&c->g.ht, &old->n.node, bench_rht_params);
+	list_del(&old->lru);
+	c->count--;
+	kmem_cache_free(bench_lru_node_cache, old);
+	return 0;
+}
+
+static int bench_glru_insert(void *m, u64 key, u64 val)
+{
+	struct bench_global_lru *c = m;
+	struct bench_lru_node *n;
+	int ret = 0;
+
+	mutex_lock(&c->g.lock);
+	n = bench_glru_find(c, key);
+	if (n) {
+		n->n.value = val;
+		list_move(&n->lru, &c->lru);
+	} else {
+		ret = bench_glru_add(c, key, val);
+	}
+	mutex_unlock(&c->g.lock);
+	return ret;
+}
+
+static int bench_glru_lookup(void *m, u64 key, u64 *val, bool promote)
+{
+	struct bench_global_lru *c = m;
+	struct bench_lru_node *n;
+
+	mutex_lock(&c->g.lock);
+	n = bench_glru_find(c, key);
+	if (n) {
+		*val = n->n.value;
+		if (promote)
+			list_move(&n->lru, &c->lru);
+	}
+	mutex_unlock(&c->g.lock);
+	return n ? 0 : -ENOENT;
+}
+
+static int bench_glru_get(void *m, u64 key, u64 *val)
+{
+	return bench_glru_lookup(m, key, val, true);
+}
+
+static int bench_glru_peek(void *m, u64 key, u64 *val)
+{
+	return bench_glru_lookup(m, key, val, false);
 }
 
 /* striped_mutex: a hashed array of mutexes around the table */
@@ -627,6 +769,14 @@ static const struct bench_impl bench_impls[NR_IMPLS] = {
 		.update = bench_striped_update,
 		.update4 = bench_striped_update4,
 	},
+	[IMPL_GLOBAL_LRU] = {
+		.name = "global_mutex",
+		.create = bench_glru_create,
+		.destroy = bench_glru_destroy,
+		.insert = bench_glru_insert,
+		.get = bench_glru_get,
+		.peek = bench_glru_peek,
+	},
 };
 
 /* Workloads */
@@ -645,6 +795,7 @@ enum bench_op {
 #define B(impl) BIT(IMPL_##impl)
 #define LOCKMAPS (B(LOCKMAP) | B(LOCKMAP_RCU))
 #define LRUS (B(LRU) | B(LRU_RCU))
+#define CACHES (LRUS | B(GLOBAL_LRU))
 #define LOCKING (LOCKMAPS | B(GLOBAL) | B(STRIPED))
 #define ALL_MAPS (LOCKING | B(RHT))
 
@@ -662,12 +813,12 @@ static const struct bench_workload bench_workloads[] = {
 	{ "entry_update", OP_UPDATE, 1 << 16, LOCKING },
 	{ "entry_hot_key", OP_HOT, 1 << 16, LOCKING },
 	{ "batch_lock_4", OP_BATCH4, 1 << 16, LOCKING },
-	{ "lru_get", OP_GET, 1 << 16, LRUS },
-	{ "lru_peek", OP_PEEK, 1 << 16, LRUS },
-	{ "lru_insert_evict", OP_INSERT_EVICT, 1 << 16, LRUS },
-	{ "get_1k", OP_GET, 1 << 10, LOCKMAPS | B(RHT) },
-	{ "get_64k", OP_GET, 1 << 16, LOCKMAPS | B(RHT) },
-	{ "get_1m", OP_GET, 1 << 20, LOCKMAPS | B(RHT) },
+	{ "lru_get", OP_GET, 1 << 16, CACHES },
+	{ "lru_peek", OP_PEEK, 1 << 16, CACHES },
+	{ "lru_insert_evict", OP_INSERT_EVICT, 1 << 16, CACHES },
+	{ "get_1k", OP_GET, 1 << 10, ALL_MAPS },
+	{ "get_64k", OP_GET, 1 << 16, ALL_MAPS },
+	{ "get_1m", OP_GET, 1 << 20, ALL_MAPS },
 };
 
 /* Runs */
@@ -1267,11 +1418,67 @@ static int bench_rht64_fill(struct rhashtable *ht, struct kmem_cache *cache,
 		bench_sink += v;					\
 	})
 
+static void bench_lm_entry_free_rcu(struct rcu_head *rh)
+{
+	struct lockmap_entry *e = container_of(rh, struct lockmap_entry,
+					       dead.rcu);
+
+	kmem_cache_free(e->dead.cache, e->dead.mem);
+}
+
+/*
+ * The life of a new key's entry replayed inline, without its lock: lookup
+ * (a miss), allocation, insertion, removal, and a free that is immediate or,
+ * as lockmap must for its RCU readers, after a grace period.
+ */
+static void bench_lm_entry_life(struct lockmap *map, u64 key, bool rcu_free)
+{
+	struct lockmap_shard *s;
+	struct lockmap_lookup l;
+	struct lockmap_entry *e;
+	void *mem;
+
+	if (lockmap_prepare(map, &key, sizeof(key), &l))
+		return;
+	s = lockmap_shard_of(map, l.hash);
+	rcu_read_lock();
+	bench_sink += !!lockmap_find_rcu(map, &l);
+	rcu_read_unlock();
+	mem = kmem_cache_alloc(map->cache, GFP_KERNEL);
+	if (!mem)
+		return;
+	e = mem + map->prefix;
+	e->hash = l.hash;
+	memcpy(e->key, &key, sizeof(key));
+	rcu_read_lock();
+	if (!rhashtable_lookup_get_insert_key(&s->ht, &l, &e->node,
+					      lockmap_rht_params)) {
+		spin_lock(&s->lock);
+		rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
+		spin_unlock(&s->lock);
+	}
+	rcu_read_unlock();
+	if (!rcu_free) {
+		kmem_cache_free(map->cache, mem);
+		return;
+	}
+	e->dead.cache = map->cache;
+	e->dead.mem = mem;
+	call_rcu(&e->dead.rcu, bench_lm_entry_free_rcu);
+}
+
+/* The RCU-freed probe's objects are bare memory, an rcu_head laid over. */
+static void bench_lru_node_free_rcu(struct rcu_head *rh)
+{
+	BUILD_BUG_ON(sizeof(struct bench_lru_node) < sizeof(*rh));
+	kmem_cache_free(bench_lru_node_cache, rh);
+}
+
 static int bench_profile(void)
 {
 	const u32 n = roundup_pow_of_two(max(profile_keys, 2U)), mask = n - 1;
 	u64 (*indirect)(u64 x) = bench_indirect_target;
-	void *lm, *lmr, *rht, *striped;
+	void *lm, *lmr, *rht, *striped, *lru, *glru;
 	struct kmem_cache *cache64;
 	struct rhashtable rht64;
 	siphash_key_t seed;
@@ -1300,13 +1507,17 @@ static int bench_profile(void)
 	lmr = bench_impls[IMPL_LOCKMAP_RCU].create(n, 0);
 	rht = bench_impls[IMPL_RHT].create(n, 0);
 	striped = bench_impls[IMPL_STRIPED].create(n, 0);
+	lru = bench_impls[IMPL_LRU].create(n, n);
+	glru = bench_impls[IMPL_GLOBAL_LRU].create(n, n);
 	err = -ENOMEM;
-	if (!lm || !lmr || !rht || !striped)
+	if (!lm || !lmr || !rht || !striped || !lru || !glru)
 		goto out;
 	err = bench_populate(&bench_impls[IMPL_LOCKMAP], lm, n) ?:
 	      bench_populate(&bench_impls[IMPL_LOCKMAP_RCU], lmr, n) ?:
 	      bench_populate(&bench_impls[IMPL_RHT], rht, n) ?:
 	      bench_populate(&bench_impls[IMPL_STRIPED], striped, n) ?:
+	      bench_populate(&bench_impls[IMPL_LRU], lru, n) ?:
+	      bench_populate(&bench_impls[IMPL_GLOBAL_LRU], glru, n) ?:
 	      bench_rht64_fill(&rht64, cache64, n);
 	if (err)
 		goto out;
@@ -1421,6 +1632,50 @@ static int bench_profile(void)
 
 		bench_lockmap_update4(lm, k);
 	});
+	/* The life of a key's entry against that of a raw table's node. */
+	BENCH_PROBE("lockmap_new_key_entry+unlock", {
+		u64 k = bench_key(BENCH_NEW_KEYS + i_);
+		struct lockmap_entry *e = lockmap_entry(lm, &k, sizeof(k));
+
+		if (!IS_ERR(e))
+			lockmap_entry_unlock(lm, e);
+	});
+	BENCH_PROBE("rhashtable_node_insert+remove", {
+		struct rhashtable *ht = &((struct bench_rht *)rht)->ht;
+		struct bench_node *nd;
+
+		nd = kmem_cache_alloc(bench_node_cache, GFP_KERNEL);
+		if (nd) {
+			nd->key = bench_key(BENCH_NEW_KEYS + i_);
+			if (!rhashtable_insert_fast(ht, &nd->node,
+						    bench_rht_params))
+				rhashtable_remove_fast(ht, &nd->node,
+						       bench_rht_params);
+			kmem_cache_free(bench_node_cache, nd);
+		}
+	});
+	BENCH_PROBE("kmem_cache_alloc+free", {
+		kmem_cache_free(bench_lru_node_cache,
+				kmem_cache_alloc(bench_lru_node_cache,
+						 GFP_KERNEL));
+	});
+	BENCH_PROBE("kmem_cache_alloc+call_rcu_free", {
+		struct rcu_head *rh;
+
+		rh = kmem_cache_alloc(bench_lru_node_cache, GFP_KERNEL);
+		if (rh)
+			call_rcu(rh, bench_lru_node_free_rcu);
+	});
+	BENCH_PROBE("lockmap_entry_life_replayed",
+		    bench_lm_entry_life(lm, bench_key(BENCH_NEW_KEYS + i_),
+					false));
+	BENCH_PROBE("lockmap_entry_life_replayed_rcu_free",
+		    bench_lm_entry_life(lm, bench_key(BENCH_NEW_KEYS + i_),
+					true));
+	BENCH_PROBE("global_mutex_lru_insert_evict",
+		    bench_glru_insert(glru, bench_key(BENCH_NEW_KEYS + i_), 1));
+	BENCH_PROBE("lru_insert_evict",
+		    bench_lockmap_insert(lru, bench_key(BENCH_NEW_KEYS + i_), 1));
 	BENCH_PROBE("striped_mutex_batch4", {
 		u64 k[4] = { bench_key(x & mask), bench_key((x >> 16) & mask),
 			     bench_key((x >> 32) & mask),
@@ -1429,6 +1684,10 @@ static int bench_profile(void)
 		bench_striped_update4(striped, k);
 	});
 out:
+	if (glru)
+		bench_impls[IMPL_GLOBAL_LRU].destroy(glru);
+	if (lru)
+		bench_impls[IMPL_LRU].destroy(lru);
 	if (striped)
 		bench_impls[IMPL_STRIPED].destroy(striped);
 	if (rht)
@@ -1441,6 +1700,12 @@ out:
 	kmem_cache_destroy(cache64);
 	mutex_destroy(&mutex);
 	return err;
+}
+
+static void bench_destroy_caches(void)
+{
+	kmem_cache_destroy(bench_lru_node_cache);
+	kmem_cache_destroy(bench_node_cache);
 }
 
 static int __init lockmap_bench_init(void)
@@ -1457,11 +1722,11 @@ static int __init lockmap_bench_init(void)
 	if (!runs || !duration_ms)
 		return -EINVAL;
 	bench_node_cache = KMEM_CACHE(bench_node, 0);
-	if (!bench_node_cache)
-		return -ENOMEM;
+	bench_lru_node_cache = KMEM_CACHE(bench_lru_node, 0);
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
-	if (!r) {
-		kmem_cache_destroy(bench_node_cache);
+	if (!bench_node_cache || !bench_lru_node_cache || !r) {
+		kfree(r);
+		bench_destroy_caches();
 		return -ENOMEM;
 	}
 
@@ -1469,9 +1734,9 @@ static int __init lockmap_bench_init(void)
 		init_utsname()->release, num_online_cpus(), runs, duration_ms,
 		smoke);
 	if (mem_entries) {
-		/* global_mutex and striped_mutex hold rhashtable's table. */
+		/* The other baselines hold rhashtable's table. */
 		for (i = 0; i < NR_IMPLS && !err; i++)
-			if (i != IMPL_GLOBAL && i != IMPL_STRIPED)
+			if (bench_is_lockmap(i) || i == IMPL_RHT)
 				err = bench_memory(i, mem_entries);
 	}
 	if (profile && !err)
@@ -1482,13 +1747,13 @@ static int __init lockmap_bench_init(void)
 	pr_info("done errors=%u status=%d\n", bench_errors, err);
 	kfree(r);
 	if (err)
-		kmem_cache_destroy(bench_node_cache);
+		bench_destroy_caches();
 	return err;
 }
 
 static void __exit lockmap_bench_exit(void)
 {
-	kmem_cache_destroy(bench_node_cache);
+	bench_destroy_caches();
 }
 
 module_init(lockmap_bench_init);

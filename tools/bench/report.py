@@ -39,12 +39,13 @@ WORKLOADS = {
     'entry_update': LOCKING,
     'entry_hot_key': LOCKING,
     'batch_lock_4': LOCKING,
-    'lru_get': LRUS,
-    'lru_peek': LRUS,
-    'lru_insert_evict': LRUS,
-    'get_1k': LOCKMAPS + ['rhashtable'],
-    'get_64k': LOCKMAPS + ['rhashtable'],
-    'get_1m': LOCKMAPS + ['rhashtable'],
+    # global_mutex here is the hand-written cache: one mutex, one LRU list.
+    'lru_get': LRUS + ['global_mutex'],
+    'lru_peek': LRUS + ['global_mutex'],
+    'lru_insert_evict': LRUS + ['global_mutex'],
+    'get_1k': ALL_MAPS,
+    'get_64k': ALL_MAPS,
+    'get_1m': ALL_MAPS,
 }
 THREADS = [1, 2, 4]
 BASELINES = ['rhashtable', 'global_mutex', 'striped_mutex']
