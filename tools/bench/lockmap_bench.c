@@ -1704,6 +1704,8 @@ out:
 
 static void bench_destroy_caches(void)
 {
+	/* The call_rcu() probes' frees, which also run this module's code. */
+	rcu_barrier();
 	kmem_cache_destroy(bench_lru_node_cache);
 	kmem_cache_destroy(bench_node_cache);
 }
