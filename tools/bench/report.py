@@ -33,8 +33,7 @@ LOCKING = LOCKMAPS + ['global_mutex', 'striped_mutex']
 ALL_MAPS = LOCKMAPS + ['rhashtable', 'global_mutex', 'striped_mutex']
 WORKLOADS = {
     'insert_1m': ALL_MAPS,
-    'get_hit': LOCKMAPS + LRUS + ['rhashtable', 'global_mutex',
-                                  'striped_mutex'],
+    'get_hit': ALL_MAPS + LRUS,
     'mixed_90_10': ALL_MAPS,
     'entry_update': LOCKING,
     'entry_hot_key': LOCKING,
