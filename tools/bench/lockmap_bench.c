@@ -949,11 +949,11 @@ static int bench_thread_fn(void *arg)
 
 /*
  * One measurement: @nr threads, bound round robin to the online CPUs, start
- * together; a timed workload runs for duration_ms, OP_INSERT_ALL until every
- * key is in.  Returns the operations done and the wall time they took.
+ * together; a timed workload runs for @ms, OP_INSERT_ALL until every key is
+ * in.  Returns the operations done and the wall time they took.
  */
-static int bench_measure(struct bench_run *r, unsigned int nr, u64 *ops,
-			 u64 *ns, u64 *misses)
+static int bench_measure(struct bench_run *r, unsigned int nr,
+			 unsigned int ms, u64 *ops, u64 *ns, u64 *misses)
 {
 	unsigned int i, cpu = cpumask_first(cpu_online_mask);
 	u64 t0, t1;
@@ -1004,7 +1004,7 @@ static int bench_measure(struct bench_run *r, unsigned int nr, u64 *ops,
 	t0 = ktime_get_ns();
 	complete_all(&r->go);
 	if (r->w->op != OP_INSERT_ALL) {
-		msleep(duration_ms);
+		msleep(ms);
 		WRITE_ONCE(r->stop, true);
 	}
 	wait_for_completion(&r->all_done);
@@ -1070,6 +1070,84 @@ static int bench_populate(const struct bench_impl *impl, void *map, u32 n)
 	return 0;
 }
 
+/* Lets deferred table resizes and RCU frees finish. */
+static void bench_settle(void)
+{
+	msleep(200);
+	rcu_barrier();
+	msleep(50);
+	rcu_barrier();
+}
+
+/* True while a table is being resized, or is due to be. */
+static bool bench_table_busy(struct rhashtable *ht)
+{
+	struct bucket_table *tbl;
+	bool busy;
+
+	rcu_read_lock();
+	tbl = rcu_dereference(ht->tbl);
+	busy = rcu_access_pointer(tbl->future_tbl) ||
+	       rht_grow_above_75(ht, tbl) || rht_shrink_below_30(ht, tbl);
+	rcu_read_unlock();
+	return busy;
+}
+
+/* The tables of a map of @id (a lockmap's shards, or the one table). */
+static unsigned int bench_tables(enum bench_impl_id id, void *map,
+				 struct rhashtable **tables, unsigned int max)
+{
+	struct lockmap *lm = map;
+	unsigned int i;
+
+	switch (id) {
+	case IMPL_RHT:
+		tables[0] = &((struct bench_rht *)map)->ht;
+		return 1;
+	case IMPL_GLOBAL:
+		tables[0] = &((struct bench_global *)map)->ht;
+		return 1;
+	case IMPL_STRIPED:
+		tables[0] = &((struct bench_striped *)map)->ht;
+		return 1;
+	case IMPL_GLOBAL_LRU:
+		tables[0] = &((struct bench_global_lru *)map)->g.ht;
+		return 1;
+	default:
+		for (i = 0; i <= lm->shard_mask && i < max; i++)
+			tables[i] = &lm->shards[i].ht;
+		return i;
+	}
+}
+
+/*
+ * Waits (up to 10 s) until no table of @map is being resized or due to be,
+ * then for the RCU frees: after bench_populate(), so that neither the
+ * deferred resizes nor the frees of outgrown bucket arrays run beside a
+ * measurement.  Returns false if a table was still busy.
+ */
+static bool bench_quiesce(enum bench_impl_id id, void *map)
+{
+	struct rhashtable **tables;
+	unsigned int nr, i, tries;
+
+	tables = kcalloc(BENCH_MAX_TABLES, sizeof(*tables), GFP_KERNEL);
+	if (!tables)
+		return false;
+	nr = bench_tables(id, map, tables, BENCH_MAX_TABLES);
+	for (tries = 0; tries < 200; tries++) {
+		for (i = 0; i < nr; i++)
+			if (bench_table_busy(tables[i]))
+				break;
+		if (i == nr)
+			break;
+		msleep(50);
+	}
+	kfree(tables);
+	bench_settle();
+	return tries < 200;
+}
+
 static unsigned int bench_errors;
 
 static void bench_report(const struct bench_run *r, unsigned int threads,
@@ -1084,59 +1162,82 @@ static void bench_report(const struct bench_run *r, unsigned int threads,
 		bench_errors++;
 }
 
+static bool bench_runs(const struct bench_workload *w, unsigned int i)
+{
+	return (w->impls & BIT(i)) && bench_selected(impls, bench_impls[i].name);
+}
+
+/* One measurement of impl @i with bench_threads[@ti]; @run 0: warm-up. */
+static int bench_one_run(const struct bench_workload *w, struct bench_run *r,
+			 void **maps, unsigned int i, unsigned int ti,
+			 unsigned int run)
+{
+	u64 ops, ns, misses;
+	int err;
+
+	r->impl = &bench_impls[i];
+	r->map = maps[i];
+	if (w->op == OP_INSERT_ALL) {
+		r->map = bench_create(r->impl, w, r->nkeys);
+		if (!r->map)
+			return -ENOMEM;
+	}
+	err = bench_measure(r, bench_threads[ti],
+			    run ? duration_ms : max(duration_ms / 2, 1U),
+			    &ops, &ns, &misses);
+	if (w->op == OP_INSERT_ALL)
+		r->impl->destroy(r->map);
+	if (!err && run)
+		bench_report(r, bench_threads[ti], run, ops, ns, misses);
+	return err;
+}
+
 static int bench_workload(const struct bench_workload *w,
 			  struct bench_run *r)
 {
+	unsigned int order[NR_IMPLS], n = 0, ti, run, i, k;
 	void *maps[NR_IMPLS] = { };
-	u32 nkeys = bench_nkeys(w);
-	unsigned int ti, run, i;
-	u64 ops, ns, misses;
 	int err = 0;
 
 	r->w = w;
-	r->nkeys = nkeys;
+	r->nkeys = bench_nkeys(w);
 	/* Timed workloads: every impl's map is built once and reused. */
 	for (i = 0; i < NR_IMPLS && w->op != OP_INSERT_ALL; i++) {
-		if (!(w->impls & BIT(i)) ||
-		    !bench_selected(impls, bench_impls[i].name))
+		if (!bench_runs(w, i))
 			continue;
-		maps[i] = bench_create(&bench_impls[i], w, nkeys);
+		maps[i] = bench_create(&bench_impls[i], w, r->nkeys);
 		if (!maps[i]) {
 			err = -ENOMEM;
 			goto out;
 		}
-		err = bench_populate(&bench_impls[i], maps[i], nkeys);
+		err = bench_populate(&bench_impls[i], maps[i], r->nkeys);
 		if (err)
 			goto out;
 	}
+	/* No resize or RCU free left over from the filling runs beside them. */
+	for (i = 0; i < NR_IMPLS; i++)
+		if (maps[i] && !bench_quiesce(i, maps[i]))
+			pr_warn("workload=%s impl=%s: tables still resizing\n",
+				w->name, bench_impls[i].name);
 
 	/*
 	 * Each round measures every thread count and, within it, every impl
-	 * in turn, so a change of load on the host hits them all alike.
+	 * in turn, so a change of load on the host hits them all alike; the
+	 * impl that goes first moves on each round.  Round 0, a shorter one,
+	 * is not reported: it warms the emulator's code and TLB caches up,
+	 * which would otherwise slow the first runs of each impl down.
+	 * OP_INSERT_ALL builds a map per run, which a warm-up would double.
 	 */
-	for (run = 1; run <= runs; run++) {
+	for (i = 0; i < NR_IMPLS; i++)
+		if (bench_runs(w, i))
+			order[n++] = i;
+	for (run = w->op == OP_INSERT_ALL; run <= runs; run++) {
 		for (ti = 0; ti < ARRAY_SIZE(bench_threads); ti++) {
-			for (i = 0; i < NR_IMPLS; i++) {
-				if (!(w->impls & BIT(i)) ||
-				    !bench_selected(impls, bench_impls[i].name))
-					continue;
-				r->impl = &bench_impls[i];
-				r->map = maps[i];
-				if (w->op == OP_INSERT_ALL) {
-					r->map = bench_create(r->impl, w, nkeys);
-					if (!r->map) {
-						err = -ENOMEM;
-						goto out;
-					}
-				}
-				err = bench_measure(r, bench_threads[ti], &ops,
-						    &ns, &misses);
-				if (w->op == OP_INSERT_ALL)
-					r->impl->destroy(r->map);
+			for (k = 0; k < n; k++) {
+				err = bench_one_run(w, r, maps,
+						    order[(k + run) % n], ti, run);
 				if (err)
 					goto out;
-				bench_report(r, bench_threads[ti], run, ops,
-					     ns, misses);
 			}
 		}
 	}
@@ -1186,45 +1287,6 @@ static long bench_vmalloc_bytes(void)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-/* Lets deferred table resizes and RCU frees finish. */
-static void bench_settle(void)
-{
-	msleep(200);
-	rcu_barrier();
-	msleep(50);
-	rcu_barrier();
-}
-
-/* True while a table is being resized, or is due to be. */
-static bool bench_table_busy(struct rhashtable *ht)
-{
-	struct bucket_table *tbl;
-	bool busy;
-
-	rcu_read_lock();
-	tbl = rcu_dereference(ht->tbl);
-	busy = rcu_access_pointer(tbl->future_tbl) ||
-	       rht_grow_above_75(ht, tbl) || rht_shrink_below_30(ht, tbl);
-	rcu_read_unlock();
-	return busy;
-}
-
-/* The tables of a map of @id (a lockmap's shards, or the one table). */
-static unsigned int bench_tables(enum bench_impl_id id, void *map,
-				 struct rhashtable **tables, unsigned int max)
-{
-	struct lockmap *lm = map;
-	unsigned int i;
-
-	if (!bench_is_lockmap(id)) {
-		tables[0] = &((struct bench_rht *)map)->ht;
-		return 1;
-	}
-	for (i = 0; i <= lm->shard_mask && i < max; i++)
-		tables[i] = &lm->shards[i].ht;
-	return i;
-}
-
 static size_t bench_table_bytes(struct rhashtable *ht)
 {
 	struct bucket_table *tbl;
@@ -1260,8 +1322,9 @@ static int bench_memory(enum bench_impl_id id, u32 n)
 	long vmalloc0, vmalloc1, vmalloc2, free_delta;
 	size_t entries = n, objsize, table = 0;
 	unsigned long free0, slab0, slab1, slab2;
-	unsigned int nr_tables, i, tries;
+	unsigned int nr_tables, i;
 	struct rhashtable **tables;
+	bool settled;
 	void *map;
 	int err;
 
@@ -1279,21 +1342,13 @@ static int bench_memory(enum bench_impl_id id, u32 n)
 		return err;
 	}
 	/* The deferred resizes still to come, then the RCU frees. */
+	settled = bench_quiesce(id, map);
 	tables = kcalloc(BENCH_MAX_TABLES, sizeof(*tables), GFP_KERNEL);
 	if (!tables) {
 		impl->destroy(map);
 		return -ENOMEM;
 	}
 	nr_tables = bench_tables(id, map, tables, BENCH_MAX_TABLES);
-	for (tries = 0; tries < 200; tries++) {
-		for (i = 0; i < nr_tables; i++)
-			if (bench_table_busy(tables[i]))
-				break;
-		if (i == nr_tables)
-			break;
-		msleep(50);
-	}
-	bench_settle();
 	slab1 = bench_slab_pages();
 	free_delta = (long)(free0 - global_zone_page_state(NR_FREE_PAGES)) *
 		     PAGE_SIZE;
@@ -1319,7 +1374,7 @@ static int bench_memory(enum bench_impl_id id, u32 n)
 		(long)(slab1 - slab2) * (long)PAGE_SIZE, vmalloc1 - vmalloc2,
 		(long)(slab1 - slab0) * (long)PAGE_SIZE + vmalloc1 - vmalloc0,
 		free_delta, objsize, table);
-	if (tries == 200)
+	if (!settled)
 		pr_warn("mem impl=%s: tables still resizing\n", impl->name);
 	return 0;
 }
@@ -1606,6 +1661,24 @@ static int bench_profile(void)
 			mutex_unlock(&e->mutex);
 			bench_sink += refcount_dec_and_lock(&e->users, &lock);
 		}
+	});
+	/*
+	 * The same without the pin: try-lock under RCU, read, unlock.  Safe
+	 * here only because no entry dies meanwhile; the floor of a design
+	 * whose lock memory outlives RCU readers.
+	 */
+	BENCH_PROBE("lockmap_get_trylock_replayed", {
+		struct lockmap_entry *e;
+
+		rcu_read_lock();
+		e = bench_lm_lookup(lm, bench_key(x & mask));
+		if (e && mutex_trylock(&e->mutex)) {
+			bench_sink += (uintptr_t)READ_ONCE(e->value);
+			smp_rmb();	/* value before users, as a real reader */
+			bench_sink += refcount_read(&e->users);
+			mutex_unlock(&e->mutex);
+		}
+		rcu_read_unlock();
 	});
 	BENCH_PROBE_GET("lockmap_get", bench_lockmap_get, lm);
 	BENCH_PROBE_GET("lockmap_rcu_get", bench_lockmap_get, lmr);

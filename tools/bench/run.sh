@@ -13,6 +13,7 @@
 #   PARAM=VALUE   extra lockmap_bench.ko parameters, e.g. runs=7,
 #                 workloads=get_hit,entry_update impls=lockmap,rhashtable
 # Env: LOCKMAP_BENCH_TIMEOUT (seconds for the guest; default 1500, smoke 300),
+#      LOCKMAP_BENCH_APPEND (extra kernel command line, e.g. nokaslr),
 #      LOCKMAP_BENCH_OUT (output directory; default build/bench)
 # Exit status: 0 when the guest ran every measurement and printed no splat.
 set -euo pipefail
@@ -118,7 +119,7 @@ hostload before
 rc=0
 # Room for two maps of 1M keys and the baselines' tables.
 LOCKMAP_QEMU_MEM=${LOCKMAP_QEMU_MEM:-2G} tools/run-qemu.sh "$kernel" "$initrd" \
-	"$work/${log##*/}" "$timeout" || rc=$?
+	"$work/${log##*/}" "$timeout" ${LOCKMAP_BENCH_APPEND:-} || rc=$?
 hostload after
 boot_s=$((SECONDS - start))
 [ "$rc" = 0 ] || echo "bench: QEMU exit $rc (124: timed out)"
