@@ -40,25 +40,63 @@ void lockmap_dispose(struct lockmap *map, void *value)
 		map->p.free_value(value, map->p.priv);
 }
 
-static void lockmap_entry_free_rcu(struct rcu_head *rcu)
+/*
+ * A dead entry's RCU head takes the place of its value and first key bytes
+ * (struct lockmap_entry): the lock must stay intact for readers that
+ * try-lock it unreferenced, the count and hash for those that check them.
+ */
+static struct rcu_head *lockmap_entry_rcu(struct lockmap_entry *e)
 {
-	struct lockmap_entry *e = container_of(rcu, struct lockmap_entry,
-					       dead.rcu);
-
-	if (e->dead.cache)
-		kmem_cache_free(e->dead.cache, e->dead.mem);
-	else
-		kfree(e->dead.mem);
+	BUILD_BUG_ON(offsetof(struct lockmap_entry, key) !=
+		     offsetof(struct lockmap_entry, value) + sizeof(void *));
+	return (struct rcu_head *)&e->value;
 }
 
-/* Frees an entry nobody can reach any more but RCU readers of the table. */
+/*
+ * The callbacks that free a dead entry, one per prefix in front of it: the
+ * entry has no room left to say where its memory starts.  kfree() takes the
+ * objects of a kmem_cache too (SLUB and SLAB; documented since 6.4).
+ */
+#ifdef CONFIG_SLOB
+#error "lockmap frees kmem_cache objects with kfree(), which SLOB cannot"
+#endif
+
+#define LOCKMAP_HEAD_SIZE	ALIGN(sizeof(struct lockmap_head), \
+				      __alignof__(struct lockmap_entry))
+#define LOCKMAP_LRU_SIZE	sizeof(struct list_head)
+
+static void lockmap_free_dead(struct rcu_head *rcu, size_t prefix)
+{
+	kfree((char *)rcu - offsetof(struct lockmap_entry, value) - prefix);
+}
+
+static void lockmap_free_rcu(struct rcu_head *rcu)
+{
+	lockmap_free_dead(rcu, 0);
+}
+
+static void lockmap_free_rcu_head(struct rcu_head *rcu)
+{
+	lockmap_free_dead(rcu, LOCKMAP_HEAD_SIZE);
+}
+
+static void lockmap_free_rcu_lru(struct rcu_head *rcu)
+{
+	lockmap_free_dead(rcu, LOCKMAP_LRU_SIZE);
+}
+
+static void lockmap_free_rcu_head_lru(struct rcu_head *rcu)
+{
+	lockmap_free_dead(rcu, LOCKMAP_HEAD_SIZE + LOCKMAP_LRU_SIZE);
+}
+
+/*
+ * Frees an entry nobody can reach any more but RCU readers of the table.
+ * Its lock is not destroyed: such a reader may still try-lock it.
+ */
 void lockmap_entry_free(struct lockmap *map, struct lockmap_entry *e)
 {
-	if (map->p.lock_kind == LOCKMAP_LOCK_MUTEX)
-		mutex_destroy(&e->mutex);
-	e->dead.cache = map->cache;
-	e->dead.mem = (char *)e - map->prefix;
-	call_rcu(&e->dead.rcu, lockmap_entry_free_rcu);
+	call_rcu(lockmap_entry_rcu(e), map->free_rcu);
 }
 
 static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
@@ -72,7 +110,8 @@ static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
 	if (map->cache)
 		mem = kmem_cache_alloc(map->cache, map->p.gfp);
 	else
-		mem = kmalloc(map->entry_size + LOCKMAP_KEY_LEN_SIZE + l->len,
+		mem = kmalloc(map->entry_size +
+			      max_t(size_t, l->len, LOCKMAP_MIN_KEY_ROOM),
 			      map->p.gfp);
 	if (!mem)
 		return ERR_PTR(-ENOMEM);
@@ -80,12 +119,12 @@ static struct lockmap_entry *lockmap_entry_alloc(struct lockmap *map,
 	e = mem + map->prefix;
 	if (map->p.rcu_get)
 		seqcount_init(lockmap_entry_seq(map, e));
+	if (!map->p.key_len)
+		lockmap_entry_head(map, e)->key_len = l->len;
 	refcount_set(&e->users, 1);
 	e->hash = l->hash;
 	e->value = NULL;
-	if (!map->p.key_len)
-		*(u16 *)e->key = l->len;
-	memcpy((u8 *)lockmap_key_of(map, e), l->key, l->len);
+	memcpy(e->key, l->key, l->len);
 	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
 		__rt_mutex_init(&e->rt_mutex, map->p.name, &map->lock_key);
 	else
@@ -247,9 +286,7 @@ static __always_inline int __lockmap_lock(struct lockmap *map,
 
 	switch (wait) {
 	case LOCKMAP_NOWAIT:
-		if (rt ? rt_mutex_trylock(&e->rt_mutex) : mutex_trylock(&e->mutex))
-			return 0;
-		return -EBUSY;
+		return lockmap_trylock(map, e) ? 0 : -EBUSY;
 	case LOCKMAP_WAIT_INTERRUPTIBLE:
 		return rt ? rt_mutex_lock_interruptible(&e->rt_mutex) :
 			    mutex_lock_interruptible(&e->mutex);
@@ -291,14 +328,6 @@ static void lockmap_lock_nested(struct lockmap *map, struct lockmap_entry *e)
 	lockmap_seq_locked(map, e);
 }
 
-static void __lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
-{
-	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
-		rt_mutex_unlock(&e->rt_mutex);
-	else
-		mutex_unlock(&e->mutex);
-}
-
 static void lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
 {
 	lockmap_seq_unlocking(map, e);
@@ -313,25 +342,103 @@ static void lockmap_assert_held(struct lockmap *map, struct lockmap_entry *e)
 		lockdep_assert_held(&e->mutex);
 }
 
-/* Locks a key's entry, creating it if needed; promotes it in an LRU. */
-static __always_inline struct lockmap_entry *
-lockmap_take(struct lockmap *map, const struct lockmap_lookup *l,
-	     enum lockmap_wait wait)
+/*
+ * A hold starts: the task that just locked @e has a reference of its own.
+ * A key with a value lends the value's reference to its holder, so that
+ * one goes (never the last: the value's stays); an empty key keeps it as
+ * the holder's, given back by lockmap_release().
+ */
+static __always_inline void lockmap_hold_pinned(struct lockmap_entry *e)
 {
+	if (e->value)
+		refcount_dec(&e->users);
+}
+
+/*
+ * A hold ends: unlocks @e, and if it is left empty, drops its holder's
+ * reference, after the unlock: whoever locks it next has a reference of its
+ * own by then, and the last reference may free it.  lockmap_entry_swap()
+ * passes the reference between holder and value as the value comes and
+ * goes.
+ */
+static __always_inline void lockmap_release(struct lockmap *map,
+					    struct lockmap_entry *e)
+{
+	bool empty = !e->value;
+
+	lockmap_unlock(map, e);
+	if (empty)
+		lockmap_put(map, e);
+}
+
+/*
+ * The fast path of every lock: the entry found under RCU and try-locked
+ * there, with no reference taken when the key has a value (lockmap_live():
+ * the value's reference keeps a held key, since only its holder may take
+ * the value away and eviction try-locks first).  An empty key's holder takes
+ * one.  Returns the locked entry, or NULL when the key has no entry, is held,
+ * or its entry is dying.
+ */
+static __always_inline struct lockmap_entry *
+lockmap_trylock_rcu(struct lockmap *map, const struct lockmap_lookup *l)
+{
+	struct lockmap_entry *e;
+
+	rcu_read_lock();
+	e = lockmap_find_rcu(map, l);
+	if (e && lockmap_trylock(map, e)) {
+		if (READ_ONCE(e->value) ? lockmap_live(e) :
+					  refcount_inc_not_zero(&e->users)) {
+			rcu_read_unlock();
+			return e;
+		}
+		__lockmap_unlock(map, e);	/* dead: a reader's stale find */
+	}
+	rcu_read_unlock();
+	return NULL;
+}
+
+/* lockmap_take() when the fast path failed: reference, lock, maybe sleep. */
+static noinline struct lockmap_entry *
+lockmap_take_slow(struct lockmap *map, const struct lockmap_lookup *l,
+		  enum lockmap_wait wait, bool create)
+{
+	struct lockmap_shard *s = lockmap_shard_of(map, l->hash);
 	struct lockmap_entry *e;
 	int err;
 
-	if (wait != LOCKMAP_NOWAIT)
-		might_sleep();
-	e = lockmap_find_or_create(map, lockmap_shard_of(map, l->hash), l);
-	if (IS_ERR(e))
-		return e;
-	err = lockmap_lock(map, e, wait);
+	e = create ? lockmap_find_or_create(map, s, l) : lockmap_find(s, l);
+	if (IS_ERR_OR_NULL(e))
+		return e ?: ERR_PTR(-ENOENT);
+	err = __lockmap_lock(map, e, wait);
 	if (err) {
 		lockmap_put(map, e);
 		return ERR_PTR(err);
 	}
-	if (lockmap_is_lru(map) && e->value)
+	lockmap_hold_pinned(e);
+	return e;
+}
+
+/*
+ * Locks a key's entry, creating it if @create, else -ENOENT for a key
+ * without one; promotes a valued key in an LRU if @promote.
+ */
+static __always_inline struct lockmap_entry *
+lockmap_take(struct lockmap *map, const struct lockmap_lookup *l,
+	     enum lockmap_wait wait, bool create, bool promote)
+{
+	struct lockmap_entry *e;
+
+	if (wait != LOCKMAP_NOWAIT)
+		might_sleep();
+	e = lockmap_trylock_rcu(map, l);
+	if (!e) {
+		e = lockmap_take_slow(map, l, wait, create);
+		if (IS_ERR(e))
+			return e;
+	}
+	lockmap_seq_locked(map, e);
+	if (promote && lockmap_is_lru(map) && e->value)
 		lockmap_lru_touch(map, e);
 	return e;
 }
@@ -364,7 +471,7 @@ struct lockmap_entry *lockmap_entry_lock(struct lockmap *map, const void *key,
 	err = lockmap_prepare(map, key, key_len, &l);
 	if (err)
 		return ERR_PTR(err);
-	return lockmap_take(map, &l, wait);
+	return lockmap_take(map, &l, wait, true, true);
 }
 EXPORT_SYMBOL_GPL(lockmap_entry_lock);
 
@@ -380,8 +487,7 @@ EXPORT_SYMBOL_GPL(lockmap_entry_lock);
  */
 void lockmap_entry_unlock(struct lockmap *map, struct lockmap_entry *entry)
 {
-	lockmap_unlock(map, entry);
-	lockmap_put(map, entry);
+	lockmap_release(map, entry);
 }
 EXPORT_SYMBOL_GPL(lockmap_entry_unlock);
 
@@ -416,17 +522,16 @@ const void *lockmap_entry_key(const struct lockmap *map,
 }
 EXPORT_SYMBOL_GPL(lockmap_entry_key);
 
-/* A key gained (@value set) or lost its value: its reference and the count. */
-static void lockmap_count_value(struct lockmap_entry *e,
-				struct lockmap_shard *s, const void *value)
+/*
+ * A key gained (@value set) or lost its value.  Its reference needs no
+ * change: the holder's becomes the value's, or the value's the holder's.
+ */
+static void lockmap_count_value(struct lockmap_shard *s, const void *value)
 {
-	if (value) {
-		refcount_inc(&e->users);
+	if (value)
 		atomic_long_inc(&s->len);
-	} else {
-		refcount_dec(&e->users);
+	else
 		atomic_long_dec(&s->len);
-	}
 }
 
 /**
@@ -455,20 +560,16 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 		return old;
 
 	if (!lockmap_is_lru(map)) {
-		lockmap_count_value(entry, s, value);
+		lockmap_count_value(s, value);
 		return old;
 	}
-	/*
-	 * Eviction judges listed entries by their count under the shard lock,
-	 * so the list and the value's reference change together: a held entry
-	 * must never be listed with only its holder's reference.
-	 */
+	/* Eviction walks the list under the shard lock; it skips held keys. */
 	spin_lock(&s->lock);
 	if (value)
 		lockmap_lru_add(map, s, entry);
 	else
 		lockmap_lru_del(entry);
-	lockmap_count_value(entry, s, value);
+	lockmap_count_value(s, value);
 	spin_unlock(&s->lock);
 	if (value)
 		lockmap_lru_evict_over(map, s);
@@ -588,42 +689,69 @@ struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
 	if (err)
 		return ERR_PTR(err);
 	/* A key nobody holds and without a value has no entry at all. */
-	e = lockmap_find(lockmap_shard_of(map, l.hash), &l);
-	if (!e)
-		return ERR_PTR(-ENOENT);
-	err = lockmap_lock(map, e, wait);
-	if (err) {
-		lockmap_put(map, e);
-		return ERR_PTR(err);
-	}
-	if (!e->value) {
-		lockmap_entry_unlock(map, e);
+	e = lockmap_take(map, &l, wait, false, false);
+	if (!IS_ERR(e) && !e->value) {
+		lockmap_release(map, e);
 		return ERR_PTR(-ENOENT);
 	}
 	return e;
 }
 
+/* Copies a locked key's value out; promotes it in an LRU if @promote. */
+static int lockmap_copy_locked(struct lockmap *map, struct lockmap_entry *e,
+			       lockmap_copy_t copy, void *arg, bool promote)
+{
+	int ret = copy ? copy(e->value, arg) : 0;
+
+	if (promote && lockmap_is_lru(map))
+		lockmap_lru_touch(map, e);
+	return ret;
+}
+
 /*
  * get, peek and contains under the key's lock.  They change nothing, so
  * they leave an rcu_get map's count alone: lockless readers of the key go on
- * beside them instead of queueing behind them.
+ * beside them instead of queueing behind them.  They never take the holder's
+ * reference of an empty key either: the fast path reads an empty or dying
+ * key as absent without one (under RCU until unlocked), and the slow path
+ * keeps the reference it waited with.
  */
 static int lockmap_read_locked(struct lockmap *map,
 			       const struct lockmap_lookup *l,
 			       lockmap_copy_t copy, void *arg, bool promote)
 {
 	struct lockmap_entry *e;
+	void *value;
 	int ret = -ENOENT;
+
+	rcu_read_lock();
+	e = lockmap_find_rcu(map, l);
+	if (!e) {
+		rcu_read_unlock();
+		return -ENOENT;
+	}
+	if (lockmap_trylock(map, e)) {
+		value = READ_ONCE(e->value);
+		if (value && lockmap_live(e)) {
+			rcu_read_unlock();
+			ret = lockmap_copy_locked(map, e, copy, arg, promote);
+			__lockmap_unlock(map, e);
+			return ret;
+		}
+		__lockmap_unlock(map, e);
+		if (!value) {
+			rcu_read_unlock();
+			return -ENOENT;
+		}
+	}
+	rcu_read_unlock();
 
 	e = lockmap_find(lockmap_shard_of(map, l->hash), l);
 	if (!e)
 		return -ENOENT;
 	__lockmap_lock(map, e, LOCKMAP_WAIT);
-	if (e->value) {
-		ret = copy ? copy(e->value, arg) : 0;
-		if (promote && lockmap_is_lru(map))
-			lockmap_lru_touch(map, e);
-	}
+	if (e->value)
+		ret = lockmap_copy_locked(map, e, copy, arg, promote);
 	__lockmap_unlock(map, e);
 	lockmap_put(map, e);
 	return ret;
@@ -660,6 +788,8 @@ static bool lockmap_read_rcu(struct lockmap *map,
 	if (seq & 1)
 		goto out;
 	value = READ_ONCE(e->value);
+	if (value && !lockmap_live(e))
+		goto out;
 	*ret = !value ? -ENOENT : copy ? copy(value, arg) : 0;
 	if (read_seqcount_retry(lockmap_entry_seq(map, e), seq))
 		goto out;
@@ -1003,10 +1133,13 @@ struct lockmap_batch *lockmap_batch_lock(struct lockmap *map,
 		lockmap_batch_put(map, b);
 		goto out;
 	}
-	if (lockmap_is_lru(map))
-		for (i = 0; i < b->nr; i++)
-			if (b->entries[i]->value)
-				lockmap_lru_touch(map, b->entries[i]);
+	for (i = 0; i < b->nr; i++) {
+		struct lockmap_entry *e = b->entries[i];
+
+		lockmap_hold_pinned(e);
+		if (lockmap_is_lru(map) && e->value)
+			lockmap_lru_touch(map, e);
+	}
 out:
 	if (l != on_stack)
 		kfree(l);
@@ -1077,9 +1210,10 @@ EXPORT_SYMBOL_GPL(lockmap_batch_find);
  */
 void lockmap_batch_unlock(struct lockmap *map, struct lockmap_batch *batch)
 {
-	lockmap_unlock_range(map, batch, batch->nr);
+	while (batch->nr)
+		lockmap_release(map, batch->entries[--batch->nr]);
 	lock_map_release(&map->batch_nest.dep_map);
-	lockmap_batch_put(map, batch);
+	kfree(batch);
 }
 EXPORT_SYMBOL_GPL(lockmap_batch_unlock);
 
@@ -1119,8 +1253,11 @@ static int lockmap_walk(struct lockmap *map,
 				continue;	/* -EAGAIN (resized) or dying */
 			rhashtable_walk_stop(&iter);
 			lockmap_lock(map, e, LOCKMAP_WAIT);
+			/* The walk keeps its reference: a hold of its own. */
+			if (!e->value)
+				refcount_inc(&e->users);
 			ret = fn(map, e, arg);
-			lockmap_unlock(map, e);
+			lockmap_release(map, e);
 			prev = e;
 			cond_resched();
 			rhashtable_walk_start(&iter);
@@ -1310,13 +1447,17 @@ struct lockmap *lockmap_create(const struct lockmap_params *params)
 	map->shard_mask = nr_shards - 1;
 	map->max_key_len = params->key_len ?:
 			   params->max_key_len ?: LOCKMAP_MAX_KEY_LEN;
-	/* What lockmap_entry_seq() and lockmap_entry_lru() find in front. */
-	if (params->rcu_get)
-		map->prefix = ALIGN(sizeof(seqcount_t),
-				    __alignof__(struct lockmap_entry));
+	/* What lockmap_entry_head() and lockmap_entry_lru() find in front. */
+	if (lockmap_has_head(params))
+		map->prefix = LOCKMAP_HEAD_SIZE;
 	if (lockmap_is_lru(map))
-		map->prefix += sizeof(struct list_head);
-	map->entry_size = map->prefix + sizeof(struct lockmap_entry);
+		map->prefix += LOCKMAP_LRU_SIZE;
+	map->entry_size = map->prefix + offsetof(struct lockmap_entry, key);
+	map->free_rcu = lockmap_is_lru(map) ?
+			(lockmap_has_head(params) ? lockmap_free_rcu_head_lru :
+						    lockmap_free_rcu_lru) :
+			(lockmap_has_head(params) ? lockmap_free_rcu_head :
+						    lockmap_free_rcu);
 	get_random_bytes(&map->seed, sizeof(map->seed));
 	lockdep_register_key(&map->lock_key);
 	lockdep_init_map(&map->batch_nest.dep_map, "lockmap_batch",
@@ -1328,7 +1469,9 @@ struct lockmap *lockmap_create(const struct lockmap_params *params)
 		snprintf(name, sizeof(name), "lockmap-%d",
 			 atomic_inc_return(&lockmap_ids));
 		map->cache = kmem_cache_create(name,
-					       map->entry_size + params->key_len,
+					       map->entry_size +
+					       max_t(size_t, params->key_len,
+						     LOCKMAP_MIN_KEY_ROOM),
 					       __alignof__(struct lockmap_entry),
 					       0, NULL);
 		if (!map->cache) {

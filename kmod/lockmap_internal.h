@@ -22,38 +22,54 @@
  * One entry per key, present in its shard's table while it has a value or
  * somebody holds or waits for it.
  *
- * @users counts holders and waiters, plus one while @value is set.  Whoever
+ * @users counts one reference for the key while it has a value or a holder
+ * (the value's, which a holder of a valued key borrows instead of taking its
+ * own: "lock, update, unlock" of a valued key writes nothing but the lock),
+ * plus one for each task waiting for the lock, and transiently one for a
+ * holder that left an empty key and drops it just after unlocking.  Whoever
  * takes it to zero does so under the shard lock and unlinks the entry before
  * dropping that lock, so an RCU lookup that fails refcount_inc_not_zero()
- * waits for the shard lock and looks again.  The LRU eviction claims an
- * unused valued entry by moving @users from 1 to 0, which is why eviction
- * never waits: a held or awaited key has @users > 1 and is skipped.
+ * waits for the shard lock and looks again.  Nothing but a holder changes a
+ * value, and eviction claims an entry only with its lock try-locked and
+ * @users moved from 1 (the value's reference) to 0: a held or awaited key is
+ * skipped, and eviction never waits.
+ *
+ * A dead entry (unlinked, @users zero) stays readable by RCU readers for a
+ * grace period, with its table link, @users, @hash and lock intact, so a
+ * reader may try-lock it and then see that it is dead: see lockmap_live().
+ * Its RCU head takes the place of @value and the first key bytes, which is
+ * why an entry always has room for 8 key bytes, and why a reader that found
+ * an entry without a reference checks @users after reading those.
  *
  * @hash is the key's hash: its low bits pick the bucket, its high bits the
- * shard (lockmap_shard_of()).  @key holds the key bytes; a variable-length
- * map puts the key's length in front of them (lockmap_key_of()), so that the
- * common fixed 8-byte key makes a 64-byte entry.  What only some maps need
- * goes in front of the entry, so the others do not pay for it: LRU maps put
- * a list_head there (lockmap_entry_lru()), and &lockmap_params.rcu_get maps
- * a sequence count before that (lockmap_entry_seq()).
+ * shard (lockmap_shard_of()).  @key holds the key bytes.  What only some
+ * maps need goes in front of the entry, so the others do not pay for it:
+ * LRU maps put a list_head there (lockmap_entry_lru()), and &lockmap_params.
+ * rcu_get or variable-length maps a &struct lockmap_head before that.
  */
 struct lockmap_entry {
 	struct rhash_head node;
 	refcount_t users;
 	u32 hash;
-	void *value;
 	union {
 		/* the key's lock: which one is &lockmap_params.lock_kind */
 		struct mutex mutex;
 		struct rt_mutex rt_mutex;
-		/* once dead (users == 0, unlinked), until RCU readers leave */
-		struct {
-			struct rcu_head rcu;
-			struct kmem_cache *cache;
-			void *mem;
-		} dead;
 	};
+	void *value;
 	u8 key[];
+};
+
+/* Key bytes every entry has room for: a dead entry's RCU head spills there. */
+#define LOCKMAP_MIN_KEY_ROOM	(sizeof(struct rcu_head) - sizeof(void *))
+
+/*
+ * In front of the entry (and of an LRU map's list head), at the very start
+ * of the allocation, for the maps that need either field.
+ */
+struct lockmap_head {
+	seqcount_t seq;		/* rcu_get maps: see lockmap_entry_seq() */
+	u16 key_len;		/* variable-length maps: the key's length */
 };
 
 /* A key as looked up: bytes plus the one hash computed for it. */
@@ -85,6 +101,7 @@ struct lockmap {
 	struct kmem_cache *cache;	/* fixed-length keys; else kmalloc */
 	size_t entry_size;		/* allocation size without the key */
 	size_t prefix;			/* bytes in front of each entry */
+	rcu_callback_t free_rcu;	/* frees a dead entry of this map */
 	size_t max_key_len;
 	u32 shard_mask;
 	atomic_t pop_cursor;		/* round-robin start of pop/shrink */
@@ -123,19 +140,33 @@ lockmap_entry_shard(struct lockmap *map, const struct lockmap_entry *e)
 	return lockmap_shard_of(map, e->hash);
 }
 
-/* Where a variable-length map keeps the length of an entry's key. */
-#define LOCKMAP_KEY_LEN_SIZE	sizeof(u16)
+static inline bool lockmap_has_head(const struct lockmap_params *p)
+{
+	return p->rcu_get || !p->key_len;
+}
 
+/* The &struct lockmap_head of an entry of a map that has one. */
+static inline struct lockmap_head *lockmap_entry_head(const struct lockmap *map,
+						      const struct lockmap_entry *e)
+{
+	return (struct lockmap_head *)((char *)e - map->prefix);
+}
+
+/*
+ * A variable-length map keeps the key's length in the head, not next to
+ * the bytes, where a dead entry's RCU head would overwrite it: a reader that
+ * compares a dying entry's key then reads garbage bytes, never past them.
+ */
 static inline u32 lockmap_key_len_of(const struct lockmap *map,
 				     const struct lockmap_entry *e)
 {
-	return map->p.key_len ?: *(const u16 *)e->key;
+	return map->p.key_len ?: lockmap_entry_head(map, e)->key_len;
 }
 
 static inline const u8 *lockmap_key_of(const struct lockmap *map,
 				       const struct lockmap_entry *e)
 {
-	return map->p.key_len ? e->key : e->key + LOCKMAP_KEY_LEN_SIZE;
+	return e->key;
 }
 
 /* Reads an 8-byte key of any alignment; compiles to one load. */
@@ -217,6 +248,25 @@ lockmap_find_rcu(struct lockmap *map, const struct lockmap_lookup *l)
 				 lockmap_rht_params);
 }
 
+/* Try-locks a key: never sleeps (the lock-free fast path, and eviction). */
+static __always_inline bool lockmap_trylock(struct lockmap *map,
+					    struct lockmap_entry *e)
+{
+	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		return rt_mutex_trylock(&e->rt_mutex);
+	return mutex_trylock(&e->mutex);
+}
+
+/* The key's lock alone (lockmap_unlock() also ends an rcu_get hold). */
+static __always_inline void __lockmap_unlock(struct lockmap *map,
+					     struct lockmap_entry *e)
+{
+	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		rt_mutex_unlock(&e->rt_mutex);
+	else
+		mutex_unlock(&e->mutex);
+}
+
 static inline struct list_head *lockmap_entry_lru(struct lockmap_entry *e)
 {
 	return (struct list_head *)e - 1;
@@ -231,13 +281,26 @@ static inline struct lockmap_entry *lockmap_lru_entry(struct list_head *lru)
  * An rcu_get map's entry count: odd while a holder that may change the value
  * has the key (see lockmap_seq_locked()), and bumped when eviction or pop
  * takes the value, so a lockless reader that finds it even before and
- * unchanged after its copy of the value saw neither.  It sits at the very
- * start of the allocation.
+ * unchanged after its copy of the value saw neither.
  */
 static inline seqcount_t *lockmap_entry_seq(const struct lockmap *map,
 					    struct lockmap_entry *e)
 {
-	return (seqcount_t *)((char *)e - map->prefix);
+	return &lockmap_entry_head(map, e)->seq;
+}
+
+/*
+ * Whether an entry found under RCU without a reference, whose @value was
+ * just read, is alive, and so whether that read is its value: the dead are
+ * dead for good, and the RCU head that overwrites a dead entry's value is
+ * written only after its count reached zero.  A value read with the key
+ * try-locked then stays the key's until the lock is dropped.
+ */
+static inline bool lockmap_live(const struct lockmap_entry *e)
+{
+	/* Pairs with the full barrier of the count's drop to zero. */
+	smp_rmb();
+	return refcount_read(&e->users);
 }
 
 /*

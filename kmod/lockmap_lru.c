@@ -3,9 +3,10 @@
  * lockmap LRU policy: a map created with a capacity keeps each shard's valued
  * entries on a list, most recently used first, and evicts from the cold end.
  *
- * Eviction never waits.  It claims a victim by moving its reference count
- * from 1 (the value's own reference) to 0, which only succeeds when nobody
- * holds or waits for the key; anything else is stepped over.
+ * Eviction never waits.  It claims a victim by try-locking its key and
+ * moving its reference count from 1 (the value's reference, which a holder
+ * of the key borrows) to 0, which only succeeds when nobody holds or waits
+ * for the key; anything else is stepped over.
  */
 #include <linux/export.h>
 #include <linux/list.h>
@@ -64,12 +65,21 @@ static unsigned long lockmap_lru_claim(struct lockmap *map,
 		    (over_only &&
 		     atomic_long_read(&s->len) <= READ_ONCE(s->capacity)))
 			break;
-		if (!refcount_dec_if_one(&e->users)) {
+		/*
+		 * The lock only for the claim: once the count is zero, a
+		 * reader that try-locks the key finds it dead.  Its acquire
+		 * orders the last holder's writes before the claim.
+		 */
+		if (!lockmap_trylock(map, e)) {
 			s->evict_skipped++;
 			continue;
 		}
-		/* Pairs with the release of the last holder's put. */
-		smp_acquire__after_ctrl_dep();
+		if (!refcount_dec_if_one(&e->users)) {
+			__lockmap_unlock(map, e);
+			s->evict_skipped++;
+			continue;
+		}
+		__lockmap_unlock(map, e);
 		list_move(pos, victims);
 		rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
 		atomic_long_dec(&s->len);

@@ -94,7 +94,10 @@ struct lm_churn {
 
 int lm_th_churn_read(struct lm_thread *t);	/* t->arg: a struct lm_churn */
 
-/* Reference count of a key's entry (holders + waiters + 1 if valued). */
+/*
+ * Reference count of a key's entry: 1 while it has a value or a holder (a
+ * holder of a valued key borrows the value's), + 1 per waiter; 0 if none.
+ */
 unsigned int lm_key_users(struct lockmap *map, u64 key);
 /* Whether a key's lock is taken (false when the key has no entry). */
 bool lm_key_locked(struct lockmap *map, u64 key);

@@ -13,6 +13,7 @@
 #include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/log2.h>
+#include <linux/prandom.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -582,8 +583,8 @@ static void lm_test_get_lockless(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, peeked.v, 5);
 	KUNIT_EXPECT_EQ(test, got.locked, !rcu_get);
 	KUNIT_EXPECT_EQ(test, peeked.locked, !rcu_get);
-	/* the value's reference, plus the reader's unless it is lockless */
-	KUNIT_EXPECT_EQ(test, got.users, rcu_get ? 1 : 2);
+	/* the value's reference only: no reader takes one of its own */
+	KUNIT_EXPECT_EQ(test, got.users, 1);
 	KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(1), LM_KLEN), 1);
 	KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(2), LM_KLEN), 0);
 	KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 1);
@@ -739,7 +740,7 @@ static void lm_test_entry_absent_then_set(struct kunit *test)
 	lockmap_entry_set(map, e, v);
 	KUNIT_EXPECT_PTR_EQ(test, lockmap_entry_value(e), (void *)v);
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), 1);
-	KUNIT_EXPECT_EQ(test, lm_key_users(map, 9), 2);
+	KUNIT_EXPECT_EQ(test, lm_key_users(map, 9), 1);
 	lockmap_entry_unlock(map, e);
 
 	KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(9), LM_KLEN), 1);
@@ -951,7 +952,7 @@ static void lm_test_held_blocks_same_key_only(struct kunit *test)
 		lm_join(test, &t2);
 
 	KUNIT_EXPECT_TRUE(test, blocked);
-	KUNIT_EXPECT_EQ(test, users, 3);	/* value + holder + reader */
+	KUNIT_EXPECT_EQ(test, users, 2);	/* value (lent to holder) + reader */
 	KUNIT_EXPECT_TRUE(test, other_done);
 	KUNIT_EXPECT_EQ(test, t2.ret, 0);
 	KUNIT_EXPECT_TRUE(test, still_waiting);
@@ -990,7 +991,7 @@ static void lm_test_held_serialises_insert_remove(struct kunit *test)
 	lm_join(test, &ti);
 
 	KUNIT_EXPECT_TRUE(test, blocked_i);
-	KUNIT_EXPECT_EQ(test, users_i, 3);
+	KUNIT_EXPECT_EQ(test, users_i, 2);
 	KUNIT_EXPECT_EQ(test, ti.ret, 0);
 	KUNIT_EXPECT_EQ(test, lm_getv(map, 1), 5);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 2);
@@ -1006,7 +1007,7 @@ static void lm_test_held_serialises_insert_remove(struct kunit *test)
 	lm_join(test, &tr);
 
 	KUNIT_EXPECT_TRUE(test, blocked_r);
-	KUNIT_EXPECT_EQ(test, users_r, 3);
+	KUNIT_EXPECT_EQ(test, users_r, 2);
 	KUNIT_EXPECT_EQ(test, tr.ret, 0);
 	KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(1), LM_KLEN), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 4);
@@ -1046,7 +1047,7 @@ static void lm_test_try_entry(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, ta.ret, -EBUSY);
 	KUNIT_EXPECT_EQ(test, tb.ret, 0);
-	KUNIT_EXPECT_EQ(test, users, 2);	/* failed tries left no ref */
+	KUNIT_EXPECT_EQ(test, users, 1);	/* failed tries left no ref */
 	KUNIT_EXPECT_EQ(test, slots, 1);	/* key 2 came and went */
 
 	/* Free again: the try succeeds, on a present and an absent key. */
@@ -1173,9 +1174,12 @@ static void lm_test_batch_basic(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, lockmap_batch_find(b, LM_KEY(5), LM_KLEN));
 	KUNIT_EXPECT_NULL(test, lockmap_batch_find(b, NULL, sizeof(u64)));
 	KUNIT_EXPECT_NULL(test, lockmap_batch_find(b, &k[0], 4));
-	/* Each key of the batch is locked, with or without a value. */
+	/*
+	 * Each key of the batch is locked, with or without a value: the empty
+	 * key with the batch's reference, the valued one with the value's.
+	 */
 	KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 1);
-	KUNIT_EXPECT_EQ(test, lm_key_users(map, 4), 2);
+	KUNIT_EXPECT_EQ(test, lm_key_users(map, 4), 1);
 
 	/* Values set through the batch (one replaces key 4's). */
 	for (i = 0; i < 4; i++) {
@@ -1551,6 +1555,253 @@ static void lm_test_concurrent_increments(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, total, (u64)LM_INC_THREADS * LM_INC_ITERS);
 }
 
+/*
+ * A reader that found an entry under RCU just before it died may still
+ * try-lock it: a dead entry keeps its table link, lock, count and hash until
+ * the grace period ends (its RCU head takes the value and first key bytes),
+ * so the try-lock is safe and the count says the entry is dead.  Checked for
+ * each layout of entry, as each has its own free callback: plain and LRU,
+ * fixed and variable-length keys.
+ */
+struct lm_killer {
+	struct lockmap *map;
+	bool go;
+	int ret;
+	bool done;
+};
+
+static int lm_th_kill(struct lm_thread *t)
+{
+	struct lm_killer *k = t->arg;
+	int i;
+
+	for (i = 0; i < 5000 && !READ_ONCE(k->go); i++)
+		usleep_range(200, 400);
+	k->ret = lockmap_remove(k->map, LM_KEY(1), LM_KLEN, NULL);
+	smp_store_release(&k->done, true);	/* after the remove */
+	return 0;
+}
+
+static void lm_test_dead_entry_lockable(struct kunit *test)
+{
+	static const struct {
+		u32 key_len;
+		size_t capacity;
+	} layouts[] = { { LM_KLEN, 0 }, { 0, 0 }, { LM_KLEN, 64 }, { 0, 64 } };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(layouts); i++) {
+		struct lm_ctx *ctx = lm_ctx_new(test);
+		struct lockmap_params p = {
+			.key_len = layouts[i].key_len,
+			.capacity = layouts[i].capacity,
+			.free_value = lm_val_free,
+		};
+		struct lm_killer k = {};
+		struct lm_thread t = {};
+		bool found, died = false, locked = false, live = true;
+		bool same_hash = false, unlinked = false, done;
+		struct lockmap_lookup l;
+		struct lockmap_entry *e;
+		unsigned long timeout;
+		struct lockmap *map;
+
+		map = lm_create(test, ctx, &p);
+		k.map = map;
+		KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 11), 0);
+		KUNIT_ASSERT_EQ(test, lockmap_prepare(map, LM_KEY(1), LM_KLEN,
+						      &l), 0);
+		lm_thread_start(test, &t, lm_th_kill, &k);
+
+		/* No sleeping, and no KUNIT_EXPECT, under rcu_read_lock(). */
+		rcu_read_lock();
+		e = lockmap_find_rcu(map, &l);
+		found = e;
+		WRITE_ONCE(k.go, true);
+		timeout = jiffies + 5 * HZ;
+		/* Acquire: the entry as the remove left it. */
+		while (!(done = smp_load_acquire(&k.done)) &&
+		       time_before(jiffies, timeout))
+			cpu_relax();
+		if (e && done) {
+			died = !refcount_read(&e->users);
+			same_hash = e->hash == l.hash;
+			locked = lockmap_trylock(map, e);
+			if (locked) {
+				(void)READ_ONCE(e->value);
+				live = lockmap_live(e);
+				__lockmap_unlock(map, e);
+			}
+			unlinked = !lockmap_find_rcu(map, &l);
+		}
+		rcu_read_unlock();
+		lm_join(test, &t);
+
+		KUNIT_EXPECT_TRUE_MSG(test, found, "layout %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, k.ret, 0, "layout %u", i);
+		KUNIT_EXPECT_TRUE_MSG(test, died, "layout %u", i);
+		KUNIT_EXPECT_TRUE_MSG(test, same_hash, "layout %u", i);
+		KUNIT_EXPECT_TRUE_MSG(test, locked, "layout %u", i);
+		KUNIT_EXPECT_FALSE_MSG(test, live, "layout %u", i);
+		KUNIT_EXPECT_TRUE_MSG(test, unlinked, "layout %u", i);
+		/* The key lives again in a new entry. */
+		KUNIT_EXPECT_EQ(test, lm_getv(map, 1), LM_NONE);
+		KUNIT_EXPECT_EQ(test, lm_put(test, ctx, 1, 12), 0);
+		KUNIT_EXPECT_EQ(test, lm_getv(map, 1), 12);
+		KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 1);
+		lm_destroy(test, ctx);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->live), 0);
+	}
+}
+
+/*
+ * Entries come and go under every kind of operation at once, on few keys:
+ * a held empty key's holder reference, the fast path's unreferenced
+ * try-lock of a key with a value, the waiters' references and the entries
+ * that die under readers must all add up.  Each value names its key.
+ */
+#define LM_LIVES_THREADS	4
+#define LM_LIVES_KEYS		4
+#define LM_LIVES_OPS		4000
+#define LM_LIVES_VAL(k, n)	((k) << 32 | (n))
+
+struct lm_lives {
+	struct lm_ctx *ctx;
+	atomic_t errors;
+};
+
+struct lm_lives_thread {
+	struct lm_thread t;
+	struct lm_lives *l;
+	u32 seed;
+};
+
+static int lm_lives_entry(struct lm_lives *l, u64 k, u32 r, u32 n)
+{
+	struct lockmap *map = l->ctx->map;
+	struct lockmap_entry *e;
+	struct lm_val *v;
+
+	e = (r & BIT(9)) ? lockmap_try_entry(map, LM_KEY(k), LM_KLEN) :
+			   lockmap_entry(map, LM_KEY(k), LM_KLEN);
+	if (IS_ERR(e))
+		return PTR_ERR(e) == -EBUSY ? 0 : PTR_ERR(e);
+	v = lockmap_entry_value(e);
+	if (v && LM_LIVES_VAL(k, 0) != (v->v & ~0xffffffffULL))
+		atomic_inc(&l->errors);
+	switch ((r >> 10) & 3) {
+	case 0:		/* set, or replace */
+		v = kmalloc(sizeof(*v), GFP_KERNEL);
+		if (!v)
+			break;
+		v->v = LM_LIVES_VAL(k, n);
+		atomic_inc(&l->ctx->live);
+		lockmap_entry_set(map, e, v);
+		break;
+	case 1:		/* remove, maybe set again in the same hold */
+		lockmap_entry_set(map, e, NULL);
+		if (r & BIT(12)) {
+			v = kmalloc(sizeof(*v), GFP_KERNEL);
+			if (!v)
+				break;
+			v->v = LM_LIVES_VAL(k, n);
+			atomic_inc(&l->ctx->live);
+			lockmap_entry_set(map, e, v);
+		}
+		break;
+	default:	/* look, sometimes sleeping with the key held */
+		if (r & BIT(13))
+			usleep_range(10, 20);
+		break;
+	}
+	lockmap_entry_unlock(map, e);
+	return 0;
+}
+
+static int lm_th_lives(struct lm_thread *t)
+{
+	struct lm_lives_thread *lt = t->arg;
+	struct lm_lives *l = lt->l;
+	struct lockmap *map = l->ctx->map;
+	struct rnd_state rnd;
+	u32 n;
+	int ret = 0;
+
+	prandom_seed_state(&rnd, lt->seed);
+	for (n = 0; n < LM_LIVES_OPS && !ret; n++) {
+		u32 r = prandom_u32_state(&rnd);
+		u64 k = r % LM_LIVES_KEYS, got;
+		struct lm_val *v;
+
+		switch ((r >> 4) & 7) {
+		case 0:
+			v = kmalloc(sizeof(*v), GFP_KERNEL);
+			if (!v)
+				break;
+			v->v = LM_LIVES_VAL(k, n);
+			atomic_inc(&l->ctx->live);
+			ret = lockmap_insert(map, LM_KEY(k), LM_KLEN, v, NULL);
+			break;
+		case 1:
+			ret = lockmap_remove(map, LM_KEY(k), LM_KLEN, NULL);
+			ret = ret == -ENOENT ? 0 : ret;
+			break;
+		case 2:
+		case 3:
+			ret = lockmap_get(map, LM_KEY(k), LM_KLEN, lm_val_copy,
+					  &got);
+			if (!ret && got >> 32 != k)
+				atomic_inc(&l->errors);
+			ret = ret == -ENOENT ? 0 : ret;
+			break;
+		case 4:
+			ret = lockmap_contains(map, LM_KEY(k), LM_KLEN);
+			ret = ret == 1 ? 0 : ret;
+			break;
+		default:
+			ret = lm_lives_entry(l, k, r, n);
+			break;
+		}
+		if (!(n % 64))
+			cond_resched();
+	}
+	return ret;
+}
+
+static void lm_test_entry_lives(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap *map = lm_map(test, ctx, 1);
+	struct lm_lives_thread *lt;
+	struct lm_lives l = { .ctx = ctx };
+	size_t valued = 0;
+	unsigned int i;
+
+	lt = kunit_kcalloc(test, LM_LIVES_THREADS, sizeof(*lt), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, lt);
+	for (i = 0; i < LM_LIVES_THREADS; i++) {
+		lt[i].l = &l;
+		lt[i].seed = 0x11fe0000 + i;
+		lm_thread_start(test, &lt[i].t, lm_th_lives, &lt[i]);
+	}
+	for (i = 0; i < LM_LIVES_THREADS; i++) {
+		lm_join(test, &lt[i].t);
+		KUNIT_EXPECT_EQ(test, lt[i].t.ret, 0);
+	}
+
+	KUNIT_EXPECT_EQ(test, atomic_read(&l.errors), 0);
+	for (i = 0; i < LM_LIVES_KEYS; i++) {
+		int has = lockmap_contains(map, LM_KEY(i), LM_KLEN);
+
+		/* Nobody holds or waits: a valued key's count is its value's. */
+		KUNIT_EXPECT_EQ(test, lm_key_users(map, i), has);
+		valued += has;
+	}
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), valued);
+	KUNIT_EXPECT_EQ(test, lm_slots(map), valued);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->live), valued);
+}
+
 /* Walks */
 
 #define LM_WALK_KEYS	8
@@ -1584,7 +1835,7 @@ static void lm_test_walk_waits_for_held(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, held);
 	KUNIT_EXPECT_TRUE(test, blocked);
 	KUNIT_EXPECT_TRUE(test, waiting);
-	KUNIT_EXPECT_EQ(test, users, 3);	/* value + holder + walker */
+	KUNIT_EXPECT_EQ(test, users, 2);	/* value (lent to holder) + walker */
 	KUNIT_EXPECT_EQ(test, tw.ret, 0);
 	/* Every key visited once; key 5 after the holder changed it. */
 	KUNIT_EXPECT_EQ(test, ow.visits, LM_WALK_KEYS);
@@ -1674,7 +1925,7 @@ static void lm_test_clear_waits_for_held(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, held);
 	KUNIT_EXPECT_TRUE(test, blocked);
 	KUNIT_EXPECT_TRUE(test, waiting);
-	KUNIT_EXPECT_EQ(test, users, 3);
+	KUNIT_EXPECT_EQ(test, users, 2);
 	/* Every value disposed of exactly once, the held one included. */
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), 0);
 	KUNIT_EXPECT_EQ(test, lm_slots(map), 0);
@@ -1720,7 +1971,7 @@ static void lm_test_retain(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, held);
 	KUNIT_EXPECT_TRUE(test, blocked);
 	KUNIT_EXPECT_TRUE(test, waiting);
-	KUNIT_EXPECT_EQ(test, users, 3);
+	KUNIT_EXPECT_EQ(test, users, 2);
 	KUNIT_EXPECT_GE(test, orr.visits, 16);
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), 8);
 	KUNIT_EXPECT_EQ(test, lm_slots(map), 8);
@@ -2460,6 +2711,9 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_batch_interruptible, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_killable, lm_variant_gen),
 	KUNIT_CASE_PARAM_ATTR(lm_test_concurrent_increments, lm_variant_gen,
+			      { .speed = KUNIT_SPEED_SLOW }),
+	KUNIT_CASE_PARAM(lm_test_dead_entry_lockable, lm_variant_gen),
+	KUNIT_CASE_PARAM_ATTR(lm_test_entry_lives, lm_variant_gen,
 			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(lm_test_walk_waits_for_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_walk_stop, lm_variant_gen),

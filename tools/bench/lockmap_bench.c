@@ -1473,14 +1473,6 @@ static int bench_rht64_fill(struct rhashtable *ht, struct kmem_cache *cache,
 		bench_sink += v;					\
 	})
 
-static void bench_lm_entry_free_rcu(struct rcu_head *rh)
-{
-	struct lockmap_entry *e = container_of(rh, struct lockmap_entry,
-					       dead.rcu);
-
-	kmem_cache_free(e->dead.cache, e->dead.mem);
-}
-
 /*
  * The life of a new key's entry replayed inline, without its lock: lookup
  * (a miss), allocation, insertion, removal, and a free that is immediate or,
@@ -1517,9 +1509,8 @@ static void bench_lm_entry_life(struct lockmap *map, u64 key, bool rcu_free)
 		kmem_cache_free(map->cache, mem);
 		return;
 	}
-	e->dead.cache = map->cache;
-	e->dead.mem = mem;
-	call_rcu(&e->dead.rcu, bench_lm_entry_free_rcu);
+	/* As lockmap_entry_free(): the RCU head over the value and key. */
+	call_rcu((struct rcu_head *)&e->value, map->free_rcu);
 }
 
 /* The RCU-freed probe's objects are bare memory, an rcu_head laid over. */
@@ -1646,7 +1637,7 @@ static int bench_profile(void)
 			bench_sink += refcount_dec_and_lock(&e->users, &lock);
 		rcu_read_unlock();
 	});
-	/* lockmap_get() replayed inline: lookup, pin, lock, read, unlock. */
+	/* lockmap_get()'s slow path inline: lookup, pin, lock, read, unlock. */
 	BENCH_PROBE("lockmap_get_replayed", {
 		struct lockmap_entry *e;
 
@@ -1662,11 +1653,7 @@ static int bench_profile(void)
 			bench_sink += refcount_dec_and_lock(&e->users, &lock);
 		}
 	});
-	/*
-	 * The same without the pin: try-lock under RCU, read, unlock.  Safe
-	 * here only because no entry dies meanwhile; the floor of a design
-	 * whose lock memory outlives RCU readers.
-	 */
+	/* Its fast path inline: try-lock under RCU, read, check, unlock. */
 	BENCH_PROBE("lockmap_get_trylock_replayed", {
 		struct lockmap_entry *e;
 
