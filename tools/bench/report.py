@@ -17,7 +17,8 @@ It also prints "bench-check: ok|FAIL NAME" lines (every workload and impl
 reported, no failed operation, memory measured, the guest finished), which
 tools/check.sh counts for the smoke run.  Exit status 1 if any check failed.
 
-Usage: tools/bench/report.py [--mode full|smoke] [--json OUT] LOG
+Usage: tools/bench/report.py [--mode full|smoke] [--json OUT] LOG...
+(one log per boot: runs pair up within a round of one boot, and are pooled)
 """
 import argparse
 import json
@@ -53,8 +54,12 @@ STAMP = re.compile(r'^\[\s*\d+\.\d+\] ?')
 KV = re.compile(r'(\w+)=(\S+)')
 
 
-def parse(path):
-    """Returns start info, {(w, impl, threads): [runs]}, mem lines, done."""
+def parse(path, boot=0):
+    """Returns start info, {(w, impl, threads): [runs]}, mem lines, done.
+
+    A run's 'run' is boot * 1000 + its round, so that runs pair up only
+    with the runs of the same round of the same boot.
+    """
     start, done, runs, mem, probes = {}, None, {}, {}, {}
     finished = False
     with open(path, errors='replace') as f:
@@ -78,7 +83,8 @@ def parse(path):
             elif body.startswith('workload='):
                 key = (kv['workload'], kv['impl'], int(kv['threads']))
                 runs.setdefault(key, []).append({
-                    'run': int(kv['run']),
+                    'boot': boot,
+                    'run': boot * 1000 + int(kv['run']),
                     'ops_per_sec': float(kv['ops_per_sec']),
                     'misses': int(kv['misses']),
                     'oversubscribed': kv.get('oversubscribed') == '1'})
@@ -97,10 +103,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--mode', default='full', choices=['full', 'smoke'])
     ap.add_argument('--json')
-    ap.add_argument('log')
+    ap.add_argument('log', nargs='+', help='one console log per boot')
     args = ap.parse_args()
 
-    start, runs, mem, done, finished, probes = parse(args.log)
+    # Several boots: runs pooled, memory and probes from whichever has them.
+    start, runs, mem, probes, dones, finished = {}, {}, {}, {}, [], True
+    for boot, path in enumerate(args.log):
+        s, r, m, d, f, p = parse(path, boot)
+        start = start or s
+        for k, v in r.items():
+            runs.setdefault(k, []).extend(v)
+        mem = mem or m
+        probes = probes or p
+        dones.append(d)
+        finished = finished and f
+    boots = len(args.log)
     if probes:
         print('cost probes (one thread, ns per operation, loop included):')
         for name, ns in probes.items():
@@ -124,10 +141,10 @@ def main():
 
     # The table: one block per workload, one row per (threads, impl).
     print(f"lockmap bench: kernel {start.get('kernel', '?')}, {cpus} CPUs, "
-          f"{start.get('runs', '?')} runs of {start.get('duration_ms', '?')}"
-          " ms each (insert_1m: until 1M keys are in); ops/s median "
-          "[min-max], ratio = median over rounds of this / baseline in "
-          "the same round")
+          f"{boots} boot(s) of {start.get('runs', '?')} runs of "
+          f"{start.get('duration_ms', '?')} ms each (insert_1m: until 1M keys "
+          "are in); ops/s median [min-max], ratio = median over rounds of "
+          "this / baseline in the same round")
     hdr = (f"{'workload':<17}{'thr':>4} {'impl':<14}{'median':>9} "
            f"{'[min-max]':<18}" + ''.join(f'{"x " + b:>16}'
                                          for b in BASELINES))
@@ -215,17 +232,34 @@ def main():
                 (f'get_1m {lm} >= 0.6x get_1k ({t} thr)',
                  ('get_1m', lm, t), ('get_1k', lm, t), 0.6))
     tdetail = []
-    print('\ntargets (median of the ratios of runs in the same round, in '
-          'this boot; in\nbrackets the ratio of the medians):')
+    print('\ntargets: the median of the ratios of two runs of one round of '
+          'one boot (over\nevery boot); in brackets the ratio of the '
+          'medians; per boot, that ratio in\neach boot:')
+    def per_boot(a, b):
+        """The target's ratio within each boot, for the spread."""
+        out = []
+        for boot in range(boots):
+            ra = [r['ops_per_sec'] for r in runs.get(a, [])
+                  if r['boot'] == boot]
+            rb = [r['ops_per_sec'] for r in runs.get(b, [])
+                  if r['boot'] == boot]
+            if ra and rb:
+                out.append(statistics.median(ra) / statistics.median(rb))
+        return out
+
     for name, a, b, want in targets:
         mval = ratio(a, b)
         val = paired(a, b) if a[0] == b[0] else mval
         met = val is not None and val >= want
+        spread = per_boot(a, b)
         tdetail.append({'target': name, 'value': val,
-                        'ratio_of_medians': mval, 'met': met})
+                        'ratio_of_medians': mval, 'per_boot': spread,
+                        'met': met})
         print(f"  {'met   ' if met else 'MISSED'} {name}: "
               f"{'n/a' if val is None else f'{val:.2f}x'}"
-              f"{'' if mval is None else f' [{mval:.2f}x]'}")
+              f"{'' if mval is None else f' [{mval:.2f}x]'}"
+              + (' per boot ' + ', '.join(f'{x:.2f}' for x in spread)
+                 if boots > 1 and spread else ''))
     for impl, lim in (('lockmap', 96), ('lockmap_rcu', 96), ('lru', 112),
                       ('lru_rcu', 112)):
         val = mem_detail.get(impl, {}).get('bytes_per_entry')
@@ -247,7 +281,7 @@ def main():
                for i in impls for t in THREADS if (w, i, t) not in runs]
     checks.append(('bench produced every workload, impl and thread count',
                    not missing, ', '.join(missing[:10])))
-    want_runs = int(start.get('runs', 1) or 1)
+    want_runs = int(start.get('runs', 1) or 1) * boots
     short = [f'{w}/{i}/{t}' for (w, i, t), v in runs.items()
              if len(v) < want_runs]
     checks.append((f'bench ran each {want_runs} times', not short and runs,
@@ -259,8 +293,8 @@ def main():
     checks.append(('bench measured bytes per entry of lockmap and lru',
                    set(bpe) == {'lockmap', 'lru'}, ''))
     checks.append(('bench module finished without error',
-                   bool(done) and done.get('status') == '0'
-                   and done.get('errors') == '0', str(done)))
+                   all(d and d.get('status') == '0' and d.get('errors') == '0'
+                       for d in dones), str(dones)))
     checks.append(('bench guest powered off', finished, ''))
     print()
     for name, ok, why in checks:
@@ -271,7 +305,7 @@ def main():
         out = {
             'kernel': start.get('kernel', ''),
             'cpus': cpus,
-            'runs': want_runs,
+            'runs': want_runs,             # in all, over every boot
             'results': [{'workload': w, 'impl': i, 'threads': t,
                          'ops_per_sec': float(med[(w, i, t)])}
                         for w, impls in WORKLOADS.items() for t in THREADS
@@ -279,6 +313,7 @@ def main():
             'bytes_per_entry': bpe,
             'detail': {
                 'mode': args.mode,
+                'boots': boots,
                 'duration_ms': int(start.get('duration_ms', 0)),
                 'runs': {f'{w}/{i}/{t}': [x['ops_per_sec'] for x in v]
                          for (w, i, t), v in sorted(runs.items())},

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # make bench: builds lockmap.ko and the benchmark module against Debian's 6.1
 # headers (a distribution kernel, no debug checkers), boots that kernel in
-# QEMU with 2 vCPUs (tools/run-qemu.sh), runs every workload of every impl
-# in one boot, then prints the table and writes build/bench/results.json
-# (tools/bench/report.py).
+# QEMU with 2 vCPUs (tools/run-qemu.sh) three times, runs every workload of
+# every impl three times in each boot, then prints the table and writes
+# build/bench/results.json (tools/bench/report.py): ratios are taken within
+# a boot, then their median over the boots.
 #
-# Usage: tools/bench/run.sh [--smoke] [--tag NAME] [PARAM=VALUE...]
+# Usage: tools/bench/run.sh [--smoke] [--tag NAME] [--boots N] [PARAM=VALUE...]
 #   --smoke       seconds of benchmark (one short run each, small key sets),
 #                 for make check; writes build/bench/smoke-results.json
 #   --tag NAME    a side run (say, profile=200000 workloads=none): its own
 #                 build dir, build/bench/NAME.log and NAME-results.json
+#   --boots N     boots to run (default 3 for the full run, else 1); with
+#                 more than one, the logs are NAME-1.log, NAME-2.log...
 #   PARAM=VALUE   extra lockmap_bench.ko parameters, e.g. runs=7,
 #                 workloads=get_hit,entry_update impls=lockmap,rhashtable
 # Env: LOCKMAP_BENCH_TIMEOUT (seconds for the guest; default 1500, smoke 300),
@@ -23,11 +26,13 @@ cd "$repo"
 out=${LOCKMAP_BENCH_OUT:-$repo/build/bench}
 mode=full
 tag=
+boots=
 params=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) mode=smoke ;;
 	--tag) tag=${2:?--tag needs a name}; shift ;;
+	--boots) boots=${2:?--boots needs a number}; shift ;;
 	*=*) params+=("$1") ;;
 	*) echo "usage: $0 [--smoke] [--tag NAME] [PARAM=VALUE...]" >&2
 	   exit 2 ;;
@@ -39,6 +44,20 @@ if [ "$mode" = smoke ]; then
 	timeout=${LOCKMAP_BENCH_TIMEOUT:-300}
 else
 	timeout=${LOCKMAP_BENCH_TIMEOUT:-1500}
+fi
+# The full run boots three times: how fast one code path runs against
+# another moves by up to 2x from one boot of the emulator to the next, while
+# the runs within a boot agree to a few percent.  Smoke and side runs: one.
+# Three runs of each in each of them, unless runs= says otherwise.
+if [ -z "$boots" ]; then
+	boots=1
+	[ "$mode" = full ] && [ -z "$tag" ] && boots=3
+fi
+case "$boots" in
+'' | *[!0-9]* | 0) echo "bench: --boots wants a positive number" >&2; exit 2 ;;
+esac
+if [ "$boots" -gt 1 ] && [[ " ${params[*]} " != *" runs="* ]]; then
+	params=(runs=3 "${params[@]}")
 fi
 name=${tag:-$mode}
 case "$name" in
@@ -95,43 +114,61 @@ if ! make -C "$kdir" M="$mod" W=1 modules >"$work/build.log" 2>&1; then
 fi
 
 # The guest: load lockmap and the benchmark (which runs during its init),
-# then unload both.  tools/init.sh provides check and powers off.
-guest=$work/guest-$name.sh
-cat >"$guest" <<EOF
+# then unload both.  tools/init.sh provides check and powers off.  Only the
+# first boot measures memory, which does not vary between boots.
+initramfs() { # BOOT PARAMS...
+	local guest=$work/guest-$name-$1.sh initrd=$work/initramfs-$name-$1.cpio.gz
+	shift
+	cat >"$guest" <<EOF
 check "bench insmod lockmap" insmod /modules/lockmap.ko
-check "bench lockmap_bench ran" insmod /modules/lockmap_bench.ko ${params[*]}
+check "bench lockmap_bench ran" insmod /modules/lockmap_bench.ko $*
 check "bench rmmod lockmap_bench" rmmod lockmap_bench
 check "bench rmmod lockmap" rmmod lockmap
 EOF
-initrd=$work/initramfs-$name.cpio.gz
-tools/mkinitramfs.sh "$initrd" "$guest" "$mod/kmod/lockmap.ko" \
-	"$mod/tools/bench/lockmap_bench.ko"
+	tools/mkinitramfs.sh "$initrd" "$guest" "$mod/kmod/lockmap.ko" \
+		"$mod/tools/bench/lockmap_bench.ko" >&2
+	echo "$initrd"
+}
 
-echo "bench: booting $kernel, 2 vCPUs, mode $mode${params[*]:+ (${params[*]})}" \
-	"(log: $log, at most ${timeout}s)"
 # The host's load says how far to trust the numbers: a guest sharing its two
 # cores with other guests or builds scales worse across threads.
 hostload() {
 	echo "bench: host load $1: $(cut -d' ' -f1-3 /proc/loadavg)," \
 		"$(nproc) CPUs, $(pgrep -c qemu-system || true) QEMU running"
 }
-hostload before
-rc=0
-# Room for two maps of 1M keys and the baselines' tables.
-LOCKMAP_QEMU_MEM=${LOCKMAP_QEMU_MEM:-2G} tools/run-qemu.sh "$kernel" "$initrd" \
-	"$work/${log##*/}" "$timeout" ${LOCKMAP_BENCH_APPEND:-} || rc=$?
-hostload after
-boot_s=$((SECONDS - start))
-[ "$rc" = 0 ] || echo "bench: QEMU exit $rc (124: timed out)"
 
 status=0
-if ! tools/scan-splat.sh "$work/${log##*/}" >"$work/splat-$name.txt"; then
-	head -n 60 "$work/splat-$name.txt"
-	status=1
-fi
+logs=()
+for boot in $(seq 1 "$boots"); do
+	blog=$log splat=$work/splat-$name.txt
+	if [ "$boots" != 1 ]; then
+		blog=${log%.log}-$boot.log
+		splat=$work/splat-$name-$boot.txt
+	fi
+	bparams=("${params[@]}")
+	[ "$boot" = 1 ] || bparams+=(mem_entries=0)
+	initrd=$(initramfs "$boot" "${bparams[@]}")
+	echo "bench: boot $boot of $boots: $kernel, 2 vCPUs, mode $mode" \
+		"${bparams[*]:+(${bparams[*]}) }(log: $blog, at most ${timeout}s)"
+	hostload before
+	rc=0
+	# Room for two maps of 1M keys and the baselines' tables.
+	LOCKMAP_QEMU_MEM=${LOCKMAP_QEMU_MEM:-2G} tools/run-qemu.sh "$kernel" \
+		"$initrd" "$work/${blog##*/}" "$timeout" \
+		${LOCKMAP_BENCH_APPEND:-} || rc=$?
+	hostload after
+	if [ "$rc" != 0 ]; then
+		echo "bench: QEMU exit $rc (124: timed out)"
+		status=1
+	fi
+	if ! tools/scan-splat.sh "$work/${blog##*/}" >"$splat"; then
+		head -n 60 "$splat"
+		status=1
+	fi
+	logs+=("$blog")
+done
 publish
-python3 tools/bench/report.py --mode "$mode" --json "$json" "$log" ||
+python3 tools/bench/report.py --mode "$mode" --json "$json" "${logs[@]}" ||
 	status=1
-echo "bench: $name run took $((SECONDS - start))s (build and boot ${boot_s}s)"
-[ "$rc" = 0 ] || status=1
+echo "bench: $name run took $((SECONDS - start))s ($boots boot(s))"
 exit "$status"
