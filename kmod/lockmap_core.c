@@ -372,6 +372,19 @@ static __always_inline void lockmap_release(struct lockmap *map,
 }
 
 /*
+ * What lockdep would check if the fast path below waited for the lock,
+ * which, being a try-lock, it skips: that a key of this map is not taken
+ * while the task holds another outside a batch, nor in an order that
+ * deadlocks against another map's keys.  Done before the RCU lookup, where
+ * a lock that may sleep could not be taken either.
+ */
+static __always_inline void lockmap_might_lock(struct lockmap *map)
+{
+	lock_map_acquire(&map->key_class);
+	lock_map_release(&map->key_class);
+}
+
+/*
  * The fast path of every lock: the entry found under RCU and try-locked
  * there, with no reference taken when the key has a value (lockmap_live():
  * the value's reference keeps a held key, since only its holder may take
@@ -429,8 +442,10 @@ lockmap_take(struct lockmap *map, const struct lockmap_lookup *l,
 {
 	struct lockmap_entry *e;
 
-	if (wait != LOCKMAP_NOWAIT)
+	if (wait != LOCKMAP_NOWAIT) {
 		might_sleep();
+		lockmap_might_lock(map);
+	}
 	e = lockmap_trylock_rcu(map, l);
 	if (!e) {
 		e = lockmap_take_slow(map, l, wait, create);
@@ -724,6 +739,7 @@ static int lockmap_read_locked(struct lockmap *map,
 	void *value;
 	int ret = -ENOENT;
 
+	lockmap_might_lock(map);
 	rcu_read_lock();
 	e = lockmap_find_rcu(map, l);
 	if (!e) {
@@ -1460,6 +1476,9 @@ struct lockmap *lockmap_create(const struct lockmap_params *params)
 						    lockmap_free_rcu);
 	get_random_bytes(&map->seed, sizeof(map->seed));
 	lockdep_register_key(&map->lock_key);
+	/* The name and wait type of the key locks' class (__mutex_init()). */
+	lockdep_init_map_wait(&map->key_class, map->p.name,
+			      &map->lock_key, 0, LD_WAIT_SLEEP);
 	lockdep_init_map(&map->batch_nest.dep_map, "lockmap_batch",
 			 &lockmap_batch_key, 0);
 

@@ -107,6 +107,7 @@ struct lockmap {
 	atomic_t pop_cursor;		/* round-robin start of pop/shrink */
 	hsiphash_key_t seed;
 	struct lock_class_key lock_key;	/* per-map class of the key locks */
+	struct lockdep_map key_class;	/* that class, for lockmap_might_lock() */
 	struct lockmap_nest batch_nest;
 #ifdef LOCKMAP_HAVE_SHRINKER_ALLOC
 	struct shrinker *shrinker;
