@@ -1676,6 +1676,18 @@ struct lm_lives_thread {
 	u32 seed;
 };
 
+/* A counted value naming key @k (NULL when out of memory: a skipped step). */
+static struct lm_val *lm_lives_val(struct lm_lives *l, u64 k, u32 n)
+{
+	struct lm_val *v = kmalloc(sizeof(*v), GFP_KERNEL);
+
+	if (v) {
+		v->v = LM_LIVES_VAL(k, n);
+		atomic_inc(&l->ctx->live);
+	}
+	return v;
+}
+
 static int lm_lives_entry(struct lm_lives *l, u64 k, u32 r, u32 n)
 {
 	struct lockmap *map = l->ctx->map;
@@ -1691,23 +1703,15 @@ static int lm_lives_entry(struct lm_lives *l, u64 k, u32 r, u32 n)
 		atomic_inc(&l->errors);
 	switch ((r >> 10) & 3) {
 	case 0:		/* set, or replace */
-		v = kmalloc(sizeof(*v), GFP_KERNEL);
-		if (!v)
-			break;
-		v->v = LM_LIVES_VAL(k, n);
-		atomic_inc(&l->ctx->live);
-		lockmap_entry_set(map, e, v);
+		v = lm_lives_val(l, k, n);
+		if (v)
+			lockmap_entry_set(map, e, v);
 		break;
 	case 1:		/* remove, maybe set again in the same hold */
 		lockmap_entry_set(map, e, NULL);
-		if (r & BIT(12)) {
-			v = kmalloc(sizeof(*v), GFP_KERNEL);
-			if (!v)
-				break;
-			v->v = LM_LIVES_VAL(k, n);
-			atomic_inc(&l->ctx->live);
+		v = (r & BIT(12)) ? lm_lives_val(l, k, n) : NULL;
+		if (v)
 			lockmap_entry_set(map, e, v);
-		}
 		break;
 	default:	/* look, sometimes sleeping with the key held */
 		if (r & BIT(13))
@@ -1735,12 +1739,10 @@ static int lm_th_lives(struct lm_thread *t)
 
 		switch ((r >> 4) & 7) {
 		case 0:
-			v = kmalloc(sizeof(*v), GFP_KERNEL);
-			if (!v)
-				break;
-			v->v = LM_LIVES_VAL(k, n);
-			atomic_inc(&l->ctx->live);
-			ret = lockmap_insert(map, LM_KEY(k), LM_KLEN, v, NULL);
+			v = lm_lives_val(l, k, n);
+			if (v)
+				ret = lockmap_insert(map, LM_KEY(k), LM_KLEN, v,
+						     NULL);
 			break;
 		case 1:
 			ret = lockmap_remove(map, LM_KEY(k), LM_KLEN, NULL);
