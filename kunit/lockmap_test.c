@@ -1662,11 +1662,13 @@ static void lm_test_dead_entry_lockable(struct kunit *test)
  */
 #define LM_LIVES_THREADS	4
 #define LM_LIVES_KEYS		4
-#define LM_LIVES_OPS		4000
+#define LM_LIVES_OPS		4000	/* each, unless 2 s pass first */
+#define LM_LIVES_MIN_OPS	100	/* each, or the run proved nothing */
 #define LM_LIVES_VAL(k, n)	((k) << 32 | (n))
 
 struct lm_lives {
 	struct lm_ctx *ctx;
+	unsigned long deadline;
 	atomic_t errors;
 };
 
@@ -1674,6 +1676,7 @@ struct lm_lives_thread {
 	struct lm_thread t;
 	struct lm_lives *l;
 	u32 seed;
+	u32 done;
 };
 
 /* A counted value naming key @k (NULL when out of memory: a skipped step). */
@@ -1732,7 +1735,8 @@ static int lm_th_lives(struct lm_thread *t)
 	int ret = 0;
 
 	prandom_seed_state(&rnd, lt->seed);
-	for (n = 0; n < LM_LIVES_OPS && !ret; n++) {
+	for (n = 0; n < LM_LIVES_OPS && !ret &&
+	     time_before(jiffies, l->deadline); n++) {
 		u32 r = prandom_u32_state(&rnd);
 		u64 k = r % LM_LIVES_KEYS, got;
 		struct lm_val *v;
@@ -1767,6 +1771,7 @@ static int lm_th_lives(struct lm_thread *t)
 		if (!(n % 64))
 			cond_resched();
 	}
+	lt->done = n;
 	return ret;
 }
 
@@ -1781,6 +1786,8 @@ static void lm_test_entry_lives(struct kunit *test)
 
 	lt = kunit_kcalloc(test, LM_LIVES_THREADS, sizeof(*lt), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, lt);
+	/* Bounded in time too: rt_mutex waits are slow under emulation. */
+	l.deadline = jiffies + 2 * HZ;
 	for (i = 0; i < LM_LIVES_THREADS; i++) {
 		lt[i].l = &l;
 		lt[i].seed = 0x11fe0000 + i;
@@ -1789,6 +1796,7 @@ static void lm_test_entry_lives(struct kunit *test)
 	for (i = 0; i < LM_LIVES_THREADS; i++) {
 		lm_join(test, &lt[i].t);
 		KUNIT_EXPECT_EQ(test, lt[i].t.ret, 0);
+		KUNIT_EXPECT_GE(test, lt[i].done, LM_LIVES_MIN_OPS);
 	}
 
 	KUNIT_EXPECT_EQ(test, atomic_read(&l.errors), 0);
