@@ -68,8 +68,9 @@ void lm_thread_start(struct kunit *test, struct lm_thread *t,
 /* Waits for fn to return (up to 10 s); returns false on timeout. */
 bool lm_thread_join(struct lm_thread *t);
 /*
- * lm_thread_join() for a test: a stuck kthread (a bug) fails @test, and is
- * still waited for, as returning would leave it running on the test's stack.
+ * Waits up to 60 s for a kthread that must finish: a stuck one (a bug) fails
+ * @test, and is still waited for, as returning would leave it running on the
+ * test's stack.
  */
 void lm_join(struct kunit *test, struct lm_thread *t);
 /*

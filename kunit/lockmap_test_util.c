@@ -187,11 +187,18 @@ bool lm_thread_join(struct lm_thread *t)
 	return wait_for_completion_timeout(&t->done, 10 * HZ);
 }
 
+/*
+ * A minute, not lm_thread_join()'s 10 s: make check runs the 6.1 guests and
+ * their builds beside this one on two host cores, and an rt_mutex hands a
+ * released key to one chosen waiter, which then waits for its vCPU to be
+ * scheduled.  There, the rt_mutex variant of a churn case took 16 s where
+ * the mutex one, in the same seconds, took 0.3 s (0.8 s and 0.2 s alone).
+ */
 void lm_join(struct kunit *test, struct lm_thread *t)
 {
-	if (lm_thread_join(t))
+	if (wait_for_completion_timeout(&t->done, 60 * HZ))
 		return;
-	KUNIT_FAIL(test, "kthread still running after 10 s");
+	KUNIT_FAIL(test, "kthread still running after 60 s");
 	wait_for_completion(&t->done);
 }
 
