@@ -399,7 +399,7 @@ lockmap_trylock_rcu(struct lockmap *map, const struct lockmap_lookup *l)
 
 	rcu_read_lock();
 	e = lockmap_find_rcu(map, l);
-	if (e && lockmap_trylock(map, e)) {
+	if (e && lockmap_trylock_free(map, e)) {
 		if (READ_ONCE(e->value) ? lockmap_live(e) :
 					  refcount_inc_not_zero(&e->users)) {
 			rcu_read_unlock();
@@ -746,7 +746,7 @@ static int lockmap_read_locked(struct lockmap *map,
 		rcu_read_unlock();
 		return -ENOENT;
 	}
-	if (lockmap_trylock(map, e)) {
+	if (lockmap_trylock_free(map, e)) {
 		value = READ_ONCE(e->value);
 		if (value && lockmap_live(e)) {
 			rcu_read_unlock();

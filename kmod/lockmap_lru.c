@@ -70,7 +70,7 @@ static unsigned long lockmap_lru_claim(struct lockmap *map,
 		 * reader that try-locks the key finds it dead.  Its acquire
 		 * orders the last holder's writes before the claim.
 		 */
-		if (!lockmap_trylock(map, e)) {
+		if (!lockmap_trylock_free(map, e)) {
 			s->evict_skipped++;
 			continue;
 		}
