@@ -39,7 +39,6 @@ sparse:
 	tools/check.sh sparse
 
 bench:
-	@if [ -x tools/bench/run.sh ]; then tools/bench/run.sh; \
-	else echo "bench: tools/bench/run.sh does not exist yet"; fi
+	tools/bench/run.sh
 
 .PHONY: all modules clean check kunit check-6.1 checkpatch sparse bench
