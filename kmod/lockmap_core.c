@@ -96,6 +96,8 @@ static void lockmap_free_rcu_head_lru(struct rcu_head *rcu)
  */
 void lockmap_entry_free(struct lockmap *map, struct lockmap_entry *e)
 {
+	/* The count reads zero before the head overwrites the value. */
+	smp_wmb();	/* pairs with smp_rmb() in lockmap_live() */
 	call_rcu(lockmap_entry_rcu(e), map->free_rcu);
 }
 
@@ -360,13 +362,22 @@ static __always_inline void lockmap_hold_pinned(struct lockmap_entry *e)
  * own by then, and the last reference may free it.  lockmap_entry_swap()
  * passes the reference between holder and value as the value comes and
  * goes.
+ *
+ * A key with a value is held on the value's reference, which stops keeping
+ * the entry the moment the lock is free: another task may then lock it, take
+ * the value and drop the last reference while mutex_unlock() is still
+ * touching the mutex (which must outlive the call: mutex-design.rst).
+ * Entries are freed after an RCU grace period, so an RCU read section
+ * around the unlock keeps the entry until the call has returned.
  */
 static __always_inline void lockmap_release(struct lockmap *map,
 					    struct lockmap_entry *e)
 {
 	bool empty = !e->value;
 
+	rcu_read_lock();
 	lockmap_unlock(map, e);
+	rcu_read_unlock();
 	if (empty)
 		lockmap_put(map, e);
 }
@@ -749,9 +760,12 @@ static int lockmap_read_locked(struct lockmap *map,
 	if (lockmap_trylock_free(map, e)) {
 		value = READ_ONCE(e->value);
 		if (value && lockmap_live(e)) {
-			rcu_read_unlock();
+			rcu_read_unlock();	/* @copy may sleep */
 			ret = lockmap_copy_locked(map, e, copy, arg, promote);
+			/* Held on the value's reference: lockmap_release(). */
+			rcu_read_lock();
 			__lockmap_unlock(map, e);
+			rcu_read_unlock();
 			return ret;
 		}
 		__lockmap_unlock(map, e);

@@ -317,8 +317,7 @@ static inline seqcount_t *lockmap_entry_seq(const struct lockmap *map,
  */
 static inline bool lockmap_live(const struct lockmap_entry *e)
 {
-	/* Pairs with the full barrier of the count's drop to zero. */
-	smp_rmb();
+	smp_rmb();	/* pairs with smp_wmb() in lockmap_entry_free() */
 	return refcount_read(&e->users);
 }
 
