@@ -368,16 +368,17 @@ static __always_inline void lockmap_hold_pinned(struct lockmap_entry *e)
  * the value and drop the last reference while mutex_unlock() is still
  * touching the mutex (which must outlive the call: mutex-design.rst).
  * Entries are freed after an RCU grace period, so an RCU read section
- * around the unlock keeps the entry until the call has returned.
+ * around the unlock keeps the entry until the call has returned: the sched
+ * flavour, which is preempt_disable() and no call (the unlock never sleeps).
  */
 static __always_inline void lockmap_release(struct lockmap *map,
 					    struct lockmap_entry *e)
 {
 	bool empty = !e->value;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	lockmap_unlock(map, e);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	if (empty)
 		lockmap_put(map, e);
 }
@@ -750,7 +751,6 @@ static int lockmap_read_locked(struct lockmap *map,
 	void *value;
 	int ret = -ENOENT;
 
-	lockmap_might_lock(map);
 	rcu_read_lock();
 	e = lockmap_find_rcu(map, l);
 	if (!e) {
@@ -763,9 +763,9 @@ static int lockmap_read_locked(struct lockmap *map,
 			rcu_read_unlock();	/* @copy may sleep */
 			ret = lockmap_copy_locked(map, e, copy, arg, promote);
 			/* Held on the value's reference: lockmap_release(). */
-			rcu_read_lock();
+			rcu_read_lock_sched();
 			__lockmap_unlock(map, e);
-			rcu_read_unlock();
+			rcu_read_unlock_sched();
 			return ret;
 		}
 		__lockmap_unlock(map, e);
@@ -838,6 +838,8 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 	int ret;
 
 	might_sleep();
+	/* An rcu_get read too: it waits for a holder that may change the value. */
+	lockmap_might_lock(map);
 	ret = lockmap_prepare(map, key, key_len, &l);
 	if (ret)
 		return ret;
@@ -1121,8 +1123,14 @@ struct lockmap_batch *lockmap_batch_lock(struct lockmap *map,
 
 	if (!keys || !nr_keys || nr_keys > LOCKMAP_BATCH_MAX)
 		return ERR_PTR(-EINVAL);
-	if (wait != LOCKMAP_NOWAIT)
+	if (wait != LOCKMAP_NOWAIT) {
 		might_sleep();
+		/*
+		 * Before the batch lock: under it, lockdep would take a key
+		 * of a batch already held for nesting, not for recursion.
+		 */
+		lockmap_might_lock(map);
+	}
 	if (nr_keys > ARRAY_SIZE(on_stack)) {
 		l = kmalloc_array(nr_keys, sizeof(*l), GFP_KERNEL);
 		if (!l)
@@ -1467,7 +1475,9 @@ struct lockmap *lockmap_create(const struct lockmap_params *params)
 		    min_t(u32, roundup_pow_of_two(4 * num_possible_cpus()),
 			  LOCKMAP_MAX_SHARDS);
 
-	map = kvzalloc(struct_size(map, shards, nr_shards), GFP_KERNEL);
+	/* Charged like the entries; rhashtable's bucket arrays cannot be. */
+	map = kvzalloc(struct_size(map, shards, nr_shards),
+		       GFP_KERNEL | (params->gfp & __GFP_ACCOUNT));
 	if (!map)
 		return ERR_PTR(-ENOMEM);
 	map->p = *params;

@@ -1606,6 +1606,11 @@ static int bench_profile(void)
 		rcu_read_lock();
 		rcu_read_unlock();
 	});
+	/* What lockmap_release() puts around the unlock of a valued key. */
+	BENCH_PROBE("rcu_read_lock_sched+unlock", {
+		rcu_read_lock_sched();
+		rcu_read_unlock_sched();
+	});
 	BENCH_PROBE("kmalloc+kfree_64", kfree(kmalloc(64, GFP_KERNEL)));
 	BENCH_PROBE("indirect_call", bench_sink += READ_ONCE(indirect)(x));
 	BENCH_PROBE("sort_4_u64", {
