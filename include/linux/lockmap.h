@@ -57,7 +57,11 @@ enum lockmap_wait {
  *
  * Called exactly once for every value the map drops (replaced, removed,
  * cleared, evicted, or left at destroy), from process context, possibly with
- * the key's lock held.  It must not call back into the same map.
+ * the key's lock held.  It must not call back into the same map.  With
+ * &lockmap_params.shrinker it is also called from memory reclaim, in
+ * whichever task is allocating, which may hold locks of its own (keys of
+ * other maps too): it must not take a lock that a task may hold while it
+ * allocates, nor allocate with __GFP_DIRECT_RECLAIM.
  */
 typedef void (*lockmap_free_t)(void *value, void *priv);
 
@@ -68,9 +72,10 @@ typedef void (*lockmap_free_t)(void *value, void *priv);
  * @value: its value, still valid; it is disposed of with &lockmap_free_t next
  * @priv: &lockmap_params.priv
  *
- * Called once per evicted value (capacity, shrinker or lockmap_pop_lru() do
- * not count: pop hands the value to its caller).  Same context rules as
- * &lockmap_free_t.
+ * Called once per value evicted for capacity or by the shrinker (not for
+ * lockmap_pop_lru(), which hands the value to its caller).  The key has left
+ * the map by then: a new value may be inserted for it while this runs.  Same
+ * context rules as &lockmap_free_t.
  */
 typedef void (*lockmap_evict_t)(const void *key, size_t key_len, void *value,
 				void *priv);
@@ -127,9 +132,12 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	possible CPU, rounded up to a power of two)
  * @lock_kind: the lock guarding each key
  * @gfp: allocation flags for entries (0: GFP_KERNEL); use
- *	GFP_KERNEL_ACCOUNT to charge them to the caller's memory cgroup
+ *	GFP_KERNEL_ACCOUNT to charge them and the map's shards to the
+ *	caller's memory cgroup (not the tables' bucket arrays, which
+ *	rhashtable allocates)
  * @max_entries: most keys (with a value or held) at once; 0 for no limit.
- *	Past it, creating a key fails with -ENOSPC.
+ *	Past it, creating a key fails with -ENOSPC.  The check takes no lock:
+ *	tasks creating keys at the same moment may pass it by one each.
  * @capacity: 0 for a plain map; otherwise the map is an LRU cache holding
  *	about this many values, each shard its share rounded up
  * @max_evict: most evictions one insertion may do (0: 1); 2 or more lets a
