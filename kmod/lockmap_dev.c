@@ -302,8 +302,10 @@ static int lmd_name_check(const u8 *name)
 
 	if (len == LOCKMAP_NAME_LEN || !lmd_zero(name + len, LOCKMAP_NAME_LEN - len))
 		return -EINVAL;
+	/* Not isalnum(): the kernel's ctype takes Latin-1 letters too. */
 	for (i = 0; i < len; i++)
-		if (!isalnum(name[i]) && !strchr("._-", name[i]))
+		if (!isascii(name[i]) || (!isalnum(name[i]) &&
+					  !strchr("._-", name[i])))
 			return -EINVAL;
 	return len;
 }
@@ -960,6 +962,13 @@ struct lmd_batch_req {
 	u32 failed;
 };
 
+/* The errors &lockmap_ioc_batch.failed_index blames on an operation. */
+static bool lmd_op_error(int err)
+{
+	return err == -ENOENT || err == -EEXIST || err == -ECANCELED ||
+	       err == -EINVAL || err == -E2BIG;
+}
+
 static int lmd_batch_check(const struct lockmap_ioc_batch *b)
 {
 	if ((b->flags & ~LOCKMAP_BATCH_FLAGS_ALL) || b->reserved0 ||
@@ -1119,6 +1128,9 @@ static int lmd_ioctl_batch(struct lmd_file *f, void __user *arg)
 	kvfree(r.lk);
 	lmd_map_put(m);
 out_index:
+	/* An operation is named only for the errors that are its own. */
+	if (!lmd_op_error(err))
+		r.failed = U32_MAX;
 	if (put_user(r.failed, &ub->failed_index) && !err)
 		err = -EFAULT;
 	return err;

@@ -216,6 +216,7 @@ ROW(create_unknown_flag) { c->u.create.flags = 0x8; }
 ROW(create_reserved) { c->u.create.reserved[3] = 1; }
 ROW(create_name_bad_char) { memcpy(c->u.create.name, "a b", 3); }
 ROW(create_name_slash) { memcpy(c->u.create.name, "a/b", 3); }
+ROW(create_name_latin1) { memcpy(c->u.create.name, "\xc0\xe9", 2); }
 ROW(create_name_garbage_after_nul) { memcpy(c->u.create.name, "ab\0x", 4); }
 ROW(create_name_unterminated) { memset(c->u.create.name, 'n', LOCKMAP_NAME_LEN); }
 ROW(create_shards_not_pow2) { c->u.create.nr_shards = 3; }
@@ -414,6 +415,7 @@ FIXTURE_VARIANT_ADD(bad, create_unknown_flag) { K_CREATE, create_unknown_flag, E
 FIXTURE_VARIANT_ADD(bad, create_reserved) { K_CREATE, create_reserved, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, create_name_bad_char) { K_CREATE, create_name_bad_char, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, create_name_slash) { K_CREATE, create_name_slash, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, create_name_latin1) { K_CREATE, create_name_latin1, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, create_name_garbage_after_nul) {
 	K_CREATE, create_name_garbage_after_nul, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, create_name_unterminated) {
@@ -609,16 +611,10 @@ static long long set_param(const char *name, long long v)
 {
 	long long old = lm_param(name, -1);
 	char path[128], buf[32];
-	int fd, n, ok;
 
 	snprintf(path, sizeof(path), LM_PARAMS "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "%lld\n", v);
-	ok = write(fd, buf, n) == n;
-	close(fd);
-	return ok ? old : -1;
+	snprintf(buf, sizeof(buf), "%lld\n", v);
+	return lm_write_file(path, buf) ? -1 : old;
 }
 
 TEST(maps_in_system_limit)

@@ -64,6 +64,18 @@ static inline long long lm_param(const char *name, long long dflt)
 	return v;
 }
 
+/* Writes @val to the sysfs or debugfs file @path: 0, or -1 if it cannot. */
+static inline int lm_write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 /* Copies a name into a zeroed name field, truncated to fit with its NUL. */
 static inline void lm_set_name(__u8 *field, const char *name)
 {

@@ -687,6 +687,45 @@ TEST_F(map, batch_all_or_nothing)
 	EXPECT_EQ(0, lm_len(self->fd, self->id));
 }
 
+#define LM_FAIL_ALLOC "/sys/kernel/debug/lockmap/fail_alloc/"
+
+/* Sets one knob of the module's fault injection (debugfs). */
+static int fail_alloc_set(const char *knob, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), LM_FAIL_ALLOC "%s", knob);
+	return lm_write_file(path, val);
+}
+
+/*
+ * Running out of memory is no operation's error: failed_index names none.
+ * Needs the module's fault injection (the debug 6.12 kernel has it).
+ */
+TEST_F(map, batch_nomem_blames_no_op)
+{
+	struct lockmap_ioc_op op;
+	struct lockmap_ioc_batch b;
+
+	if (access(LM_FAIL_ALLOC, F_OK))
+		SKIP(return, "no fault injection in this kernel");
+	lm_op_str(&op, self->id, LOCKMAP_OP_INSERT, "k");
+	op.value = lm_ptr("v");
+	op.value_len = 1;
+	lm_batch_init(&b, self->id, NULL, 0, &op, 1);
+	/* The next allocation fails: the copy of the op's key. */
+	ASSERT_EQ(0, fail_alloc_set("verbose", "0"));
+	ASSERT_EQ(0, fail_alloc_set("interval", "1"));
+	ASSERT_EQ(0, fail_alloc_set("times", "1"));
+	ASSERT_EQ(0, fail_alloc_set("probability", "100"));
+	EXPECT_EQ(-ENOMEM, lm_batch(self->fd, &b));
+	EXPECT_EQ(0xffffffffU, b.failed_index);
+	ASSERT_EQ(0, fail_alloc_set("probability", "0"));
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "k", 0));
+	EXPECT_EQ(0, lm_batch(self->fd, &b));
+	EXPECT_EQ(1, lm_contains(self->fd, self->id, "k", 0));
+}
+
 TEST_F(map, batch_duplicate_keys)
 {
 	struct lockmap_ioc_key keys[3] = {

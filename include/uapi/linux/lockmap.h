@@ -51,8 +51,8 @@
  * - -EBUSY: a NOWAIT request found a key held.  -EAGAIN is never returned
  *   for a held key, so it cannot be confused with a transient failure.
  * - -EINTR: a signal ended a wait; nothing was changed.
- * - -ENOMEM: out of memory (allocations are charged to the caller's memory
- *   cgroup).
+ * - -ENOMEM: out of memory (keys, values and a map's shards are charged to
+ *   the caller's memory cgroup; its hash tables' bucket arrays are not).
  *
  * Limits: the module parameters of lockmap.ko (see modinfo lockmap; readable
  * in /sys/module/lockmap/parameters/) bound every map; their defaults are the
@@ -363,7 +363,9 @@ enum lockmap_op_code {
  * &lockmap_ioc_batch.ops.  LOCKMAP_IOC_OP waits (interruptibly) for a held
  * key, or fails with -EBUSY under %LOCKMAP_OPF_NOWAIT.  A key is created
  * only by the operations that may give it a value; -ENOSPC if the map's
- * max_entries is reached.
+ * max_entries is reached.  The output fields are written back after the
+ * key is unlocked: if that faults, the operation stays applied and the call
+ * returns -EFAULT.
  */
 struct lockmap_ioc_op {
 	__u32 size;
@@ -535,7 +537,8 @@ struct lockmap_ioc_iter {
  * Removes a least recently used key nobody holds (round robin over the
  * shards) and returns it with its value; -ENOENT when there is none.  The
  * pair is removed even if truncated: buffers of the map's max_key_len and
- * max_value_len lose nothing.
+ * max_value_len lose nothing.  It is removed too if writing it back faults
+ * (-EFAULT): the pair is then lost.
  */
 struct lockmap_ioc_pop {
 	__u32 size;
