@@ -743,17 +743,6 @@ static long long cg_current(const char *dir)
 	return v;
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 TEST(values_charged_to_memcg)
 {
 	const char *root = "/sys/fs/cgroup", *dir = "/sys/fs/cgroup/lockmap-test";
@@ -768,7 +757,7 @@ TEST(values_charged_to_memcg)
 			SKIP(return, "no cgroup2: %s", strerror(errno));
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
-	if (write_file(path, "+memory"))
+	if (lm_write_file(path, "+memory"))
 		SKIP(return, "memory controller unavailable");
 	rmdir(dir);
 	ASSERT_EQ(0, mkdir(dir, 0755));
@@ -810,7 +799,7 @@ TEST(values_charged_to_memcg)
 		char pidbuf[16];
 
 		snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-		EXPECT_EQ(0, write_file(path, pidbuf));
+		EXPECT_EQ(0, lm_write_file(path, pidbuf));
 	}
 	before = cg_current(dir);
 	ASSERT_EQ(1, write(done_pipe[1], "g", 1));
