@@ -361,24 +361,15 @@ static __always_inline void lockmap_hold_pinned(struct lockmap_entry *e)
  * reference, after the unlock: whoever locks it next has a reference of its
  * own by then, and the last reference may free it.  lockmap_entry_swap()
  * passes the reference between holder and value as the value comes and
- * goes.
- *
- * A key with a value is held on the value's reference, which stops keeping
- * the entry the moment the lock is free: another task may then lock it, take
- * the value and drop the last reference while mutex_unlock() is still
- * touching the mutex (which must outlive the call: mutex-design.rst).
- * Entries are freed after an RCU grace period, so an RCU read section
- * around the unlock keeps the entry until the call has returned: the sched
- * flavour, which is preempt_disable() and no call (the unlock never sleeps).
+ * goes.  A key with a value is held on the value's reference, which the
+ * unlock itself covers (__lockmap_unlock()).
  */
 static __always_inline void lockmap_release(struct lockmap *map,
 					    struct lockmap_entry *e)
 {
 	bool empty = !e->value;
 
-	rcu_read_lock_sched();
 	lockmap_unlock(map, e);
-	rcu_read_unlock_sched();
 	if (empty)
 		lockmap_put(map, e);
 }
@@ -545,7 +536,7 @@ const void *lockmap_entry_key(const struct lockmap *map,
 {
 	if (key_len)
 		*key_len = lockmap_key_len_of(map, entry);
-	return lockmap_key_of(map, entry);
+	return entry->key;
 }
 EXPORT_SYMBOL_GPL(lockmap_entry_key);
 
@@ -762,10 +753,7 @@ static int lockmap_read_locked(struct lockmap *map,
 		if (value && lockmap_live(e)) {
 			rcu_read_unlock();	/* @copy may sleep */
 			ret = lockmap_copy_locked(map, e, copy, arg, promote);
-			/* Held on the value's reference: lockmap_release(). */
-			rcu_read_lock_sched();
 			__lockmap_unlock(map, e);
-			rcu_read_unlock_sched();
 			return ret;
 		}
 		__lockmap_unlock(map, e);

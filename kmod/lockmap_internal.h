@@ -164,12 +164,6 @@ static inline u32 lockmap_key_len_of(const struct lockmap *map,
 	return map->p.key_len ?: lockmap_entry_head(map, e)->key_len;
 }
 
-static inline const u8 *lockmap_key_of(const struct lockmap *map,
-				       const struct lockmap_entry *e)
-{
-	return e->key;
-}
-
 /* Reads an 8-byte key of any alignment; compiles to one load. */
 static inline u64 lockmap_key_u64(const void *key)
 {
@@ -222,7 +216,7 @@ static inline int lockmap_rht_cmpfn(struct rhashtable_compare_arg *arg,
 {
 	const struct lockmap_lookup *l = arg->key;
 	const struct lockmap_entry *e = obj;
-	const u8 *key = lockmap_key_of(l->map, e);
+	const u8 *key = e->key;
 
 	if (e->hash != l->hash || lockmap_key_len_of(l->map, e) != l->len)
 		return 1;
@@ -276,14 +270,25 @@ static __always_inline bool lockmap_trylock_free(struct lockmap *map,
 	return !mutex_is_locked(&e->mutex) && mutex_trylock(&e->mutex);
 }
 
-/* The key's lock alone (lockmap_unlock() also ends an rcu_get hold). */
+/*
+ * The key's lock alone (lockmap_unlock() also ends an rcu_get hold).  A
+ * holder of a key with a value has no reference of its own: the value's
+ * stops keeping the entry the moment the lock is free, when another task
+ * may lock the key, take the value and drop the last reference while
+ * mutex_unlock() still touches the mutex (which must outlive the call:
+ * mutex-design.rst).  Entries are freed after an RCU grace period, so an
+ * RCU read section around the unlock keeps the entry until the call has
+ * returned: the sched flavour, preempt_disable() and no call.
+ */
 static __always_inline void __lockmap_unlock(struct lockmap *map,
 					     struct lockmap_entry *e)
 {
+	rcu_read_lock_sched();
 	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
 		rt_mutex_unlock(&e->rt_mutex);
 	else
 		mutex_unlock(&e->mutex);
+	rcu_read_unlock_sched();
 }
 
 static inline struct list_head *lockmap_entry_lru(struct lockmap_entry *e)
