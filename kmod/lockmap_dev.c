@@ -109,6 +109,12 @@ struct lmd_map {
 	u32 max_evict;
 	u64 max_entries;
 	atomic_t nr_files;
+	/*
+	 * Whether other files may find it: a new map is published only once
+	 * its creator has its reply, so a CREATE that fails takes it along.
+	 * Guarded by lmd_lock.
+	 */
+	bool published;
 	char name[LOCKMAP_NAME_LEN];
 };
 
@@ -210,15 +216,22 @@ static void lmd_map_put(struct lmd_map *m)
 	kref_put_mutex(&m->ref, lmd_map_release, &lmd_lock);
 }
 
-/* Any live map by id, referenced; NULL if none. */
+/* @m (found under lmd_lock), referenced if it is published and live. */
+static struct lmd_map *lmd_map_get_published(struct lmd_map *m)
+{
+	lockdep_assert_held(&lmd_lock);
+	if (m && m->published && kref_get_unless_zero(&m->ref))
+		return m;
+	return NULL;
+}
+
+/* Any published map by id, referenced; NULL if none. */
 static struct lmd_map *lmd_map_get_id(u32 id)
 {
 	struct lmd_map *m;
 
 	mutex_lock(&lmd_lock);
-	m = xa_load(&lmd_maps, id);
-	if (m && !kref_get_unless_zero(&m->ref))
-		m = NULL;
+	m = lmd_map_get_published(xa_load(&lmd_maps, id));
 	mutex_unlock(&lmd_lock);
 	return m;
 }
@@ -240,9 +253,7 @@ static struct lmd_map *lmd_map_get_name(const char *name)
 	struct lmd_map *m;
 
 	mutex_lock(&lmd_lock);
-	m = lmd_find_name(name);
-	if (m && !kref_get_unless_zero(&m->ref))
-		m = NULL;
+	m = lmd_map_get_published(lmd_find_name(name));
 	mutex_unlock(&lmd_lock);
 	return m;
 }
@@ -346,6 +357,7 @@ static int lmd_create_check(struct lockmap_ioc_create *c)
 	return 0;
 }
 
+/* Gives @m an id and its name, unpublished: see lmd_publish(). */
 static int lmd_register(struct lmd_map *m)
 {
 	int err;
@@ -368,10 +380,19 @@ static int lmd_register(struct lmd_map *m)
 	return err;
 }
 
+static void lmd_publish(struct lmd_map *m)
+{
+	mutex_lock(&lmd_lock);
+	m->published = true;
+	mutex_unlock(&lmd_lock);
+}
+
 /*
  * The end of CREATE and ATTACH, called with f->lock held and dropping it:
  * attaches @m (the caller's reference passes to @f) and replies with its id,
  * set in @reply at @id.  A reply that cannot be copied out undoes the attach.
+ * The copy-out runs without f->lock: a page fault that userspace stalls
+ * (userfaultfd) holds up this call only, not the file's other attaches.
  */
 static int lmd_attach_reply(struct lmd_file *f, struct lmd_map *m,
 			    void __user *arg, u32 usize, void *reply,
@@ -381,19 +402,22 @@ static int lmd_attach_reply(struct lmd_file *f, struct lmd_map *m,
 	int err;
 
 	err = lmd_attach_locked(f, m);
+	mutex_unlock(&f->lock);
 	if (err) {
-		mutex_unlock(&f->lock);
 		lmd_map_put(m);
 		return err;
 	}
 	*id = m->id;
 	err = lmd_copy_out(arg, usize, reply, size);
-	if (err && !lmd_detach_locked(f, *id, &detached)) {
-		mutex_unlock(&f->lock);
-		lmd_map_put(detached);
-		return err;
-	}
+	if (!err)
+		return 0;
+	/* Unless another thread of this file detached it meanwhile. */
+	mutex_lock(&f->lock);
+	if (lmd_detach_locked(f, *id, &detached))
+		detached = NULL;
 	mutex_unlock(&f->lock);
+	if (detached)
+		lmd_map_put(detached);
 	return err;
 }
 
@@ -459,8 +483,17 @@ static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 		kfree(m);
 		return err;
 	}
-	/* From here on the map is visible: drop it by reference only. */
-	return lmd_attach_reply(f, m, arg, usize, &c, sizeof(c), &c.map_id);
+	/*
+	 * From here on this file may see the map: drop it by reference only.
+	 * Ours keeps it until it is published, which only a reply that
+	 * reached the caller does: a failed CREATE leaves no map behind.
+	 */
+	kref_get(&m->ref);
+	err = lmd_attach_reply(f, m, arg, usize, &c, sizeof(c), &c.map_id);
+	if (!err)
+		lmd_publish(m);
+	lmd_map_put(m);
+	return err;
 }
 
 /* LOCKMAP_IOC_ATTACH, LOCKMAP_IOC_DETACH */
@@ -549,7 +582,8 @@ static int lmd_ioctl_list(void __user *arg)
 	xa_for_each_start(&lmd_maps, id, m, max_t(u32, l.start_id, 1)) {
 		if (n == l.nr)
 			break;
-		ids[n++] = id;
+		if (m->published)
+			ids[n++] = id;
 	}
 	mutex_unlock(&lmd_lock);
 	err = -EFAULT;

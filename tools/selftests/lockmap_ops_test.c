@@ -4,6 +4,11 @@
  * Contention, signals and the LRU policy have their own binaries.
  */
 #define _GNU_SOURCE
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
 #include "lockmap_helpers.h"
@@ -155,6 +160,153 @@ TEST(detach_and_last_close_free_the_map)
 	EXPECT_EQ(-ENOENT, lm_attach(a, 0, "ops-detach"));
 	EXPECT_EQ(-ENOENT, lm_attach(a, id, NULL));
 	close(a);
+}
+
+/* A CREATE whose reply lands on a page of its own. */
+struct stalled_create {
+	int fd;
+	struct lockmap_ioc_create *c;
+	int ret;
+};
+
+static void *stalled_create_run(void *arg)
+{
+	struct stalled_create *sc = arg;
+
+	sc->ret = lm_ioctl(sc->fd, LOCKMAP_IOC_CREATE, sc->c);
+	return NULL;
+}
+
+/*
+ * Write-protects @page through a new userfaultfd: the next write to it,
+ * the kernel's copy-out included, waits until the test lets it go.  Returns
+ * the descriptor, or -errno when this kernel cannot (no CONFIG_USERFAULTFD).
+ */
+static int uffd_write_protect(void *page, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)page, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_writeprotect wp = {
+		.range = reg.range,
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC), err;
+
+	if (uffd < 0)
+		return -errno;
+	if (ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg) ||
+	    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) {
+		err = -errno;
+		close(uffd);
+		return err;
+	}
+	return uffd;
+}
+
+/* Waits for the write fault on the protected page: 0, or -1. */
+static int uffd_wait_fault(int uffd)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 10000) != 1 ||
+	    read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -1;
+	return msg.event == UFFD_EVENT_PAGEFAULT &&
+	       (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ? 0 : -1;
+}
+
+/* The ids LIST reports; how many. */
+static int list_count(int fd)
+{
+	__u32 ids[LOCKMAP_LIST_MAX];
+	struct lockmap_ioc_list l;
+
+	memset(&l, 0, sizeof(l));
+	l.size = sizeof(l);
+	l.ids = lm_ptr(ids);
+	l.nr = LOCKMAP_LIST_MAX;
+	return lm_ioctl(fd, LOCKMAP_IOC_LIST, &l) ?: (int)l.nr;
+}
+
+/*
+ * A CREATE whose reply is still on its way: the name is taken, but no other
+ * file can find the map yet, and the creating file's other attach calls do
+ * not wait for the reply.  @fail makes the reply fault: the map is gone.
+ */
+static void create_while_reply_stalls(struct __test_metadata *_metadata,
+				      bool fail, const char *name)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	int a = lm_open(), b = lm_open(), other, uffd, listed;
+	struct stalled_create sc = { .fd = a };
+	pthread_t thread;
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	/* b keeps it, so that a's detach below changes no count */
+	other = lm_create(a, 0, 0, NULL);
+	ASSERT_LT(0, other);
+	ASSERT_EQ(other, lm_attach(b, other, NULL));
+	sc.c = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, sc.c);
+	lm_create_init(sc.c, 0, 0, name);
+	uffd = uffd_write_protect(sc.c, pg);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd write-protect: %s", strerror(-uffd));
+	listed = list_count(b);
+	ASSERT_LE(0, listed);
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, stalled_create_run, &sc));
+	ASSERT_EQ(0, uffd_wait_fault(uffd));
+	EXPECT_EQ(-ENOENT, lm_attach(b, 0, name));
+	EXPECT_EQ(-EEXIST, lm_create(b, 0, 0, name));
+	EXPECT_EQ(listed, list_count(b));
+	/* returns at once: the stalled reply holds no lock of the file */
+	EXPECT_EQ(0, lm_detach(a, other));
+	if (fail) {
+		/* the retried write meets a read-only page */
+		ASSERT_EQ(0, mprotect(sc.c, pg, PROT_READ));
+		close(uffd);
+	} else {
+		struct uffdio_writeprotect wp = {
+			.range = { .start = (uintptr_t)sc.c, .len = pg },
+		};
+
+		ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+		close(uffd);
+	}
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+
+	if (fail) {
+		EXPECT_EQ(-EFAULT, sc.ret);
+		EXPECT_EQ(-ENOENT, lm_attach(b, 0, name));
+		EXPECT_EQ(listed, list_count(b));
+		/* the name is free again */
+		EXPECT_LT(0, lm_create(b, 0, 0, name));
+	} else {
+		EXPECT_EQ(0, sc.ret);
+		EXPECT_LT(0, (int)sc.c->map_id);
+		EXPECT_EQ((int)sc.c->map_id, lm_attach(b, 0, name));
+		EXPECT_EQ(listed + 1, list_count(b));
+	}
+	munmap(sc.c, pg);
+	close(a);
+	close(b);
+}
+
+TEST(create_hidden_until_reply_lands)
+{
+	create_while_reply_stalls(_metadata, false, "ops-stall-ok");
+}
+
+TEST(create_reply_fault_takes_map_along)
+{
+	create_while_reply_stalls(_metadata, true, "ops-stall-fault");
 }
 
 TEST(list_pages_ascending)

@@ -138,7 +138,9 @@
  * On success the struct is written back with @map_id set and the limits
  * left 0 (@max_key_len of a variable-length map, @max_value_len,
  * @max_entries) replaced by the values in effect.  The map lives while some
- * open file has it attached.
+ * open file has it attached.  Other files see it (ATTACH, LIST, STATS) only
+ * once that write-back has succeeded, though its name is taken from the
+ * start: if it faults, CREATE fails with -EFAULT and the map is gone.
  */
 struct lockmap_ioc_create {
 	__u32 size;
