@@ -110,9 +110,9 @@ struct lmd_map {
 	u64 max_entries;
 	atomic_t nr_files;
 	/*
-	 * Whether other files may find it: a new map is published only once
-	 * its creator has its reply, so a CREATE that fails takes it along.
-	 * Guarded by lmd_lock.
+	 * Whether ATTACH, LIST and STATS may find it: a new map is published
+	 * only once its creator has the reply, so a CREATE that fails takes
+	 * it along.  Guarded by lmd_lock.
 	 */
 	bool published;
 	char name[LOCKMAP_NAME_LEN];
@@ -390,9 +390,9 @@ static void lmd_publish(struct lmd_map *m)
 /*
  * The end of CREATE and ATTACH, called with f->lock held and dropping it:
  * attaches @m (the caller's reference passes to @f) and replies with its id,
- * set in @reply at @id.  A reply that cannot be copied out undoes the attach.
- * The copy-out runs without f->lock: a page fault that userspace stalls
- * (userfaultfd) holds up this call only, not the file's other attaches.
+ * set in @reply at @id.  A reply that cannot be copied out undoes the attach,
+ * under the same hold of f->lock, so no other attach or detach of the file
+ * comes in between.
  */
 static int lmd_attach_reply(struct lmd_file *f, struct lmd_map *m,
 			    void __user *arg, u32 usize, void *reply,
@@ -402,22 +402,19 @@ static int lmd_attach_reply(struct lmd_file *f, struct lmd_map *m,
 	int err;
 
 	err = lmd_attach_locked(f, m);
-	mutex_unlock(&f->lock);
 	if (err) {
+		mutex_unlock(&f->lock);
 		lmd_map_put(m);
 		return err;
 	}
 	*id = m->id;
 	err = lmd_copy_out(arg, usize, reply, size);
-	if (!err)
-		return 0;
-	/* Unless another thread of this file detached it meanwhile. */
-	mutex_lock(&f->lock);
-	if (lmd_detach_locked(f, *id, &detached))
-		detached = NULL;
-	mutex_unlock(&f->lock);
-	if (detached)
+	if (err && !lmd_detach_locked(f, *id, &detached)) {
+		mutex_unlock(&f->lock);
 		lmd_map_put(detached);
+		return err;
+	}
+	mutex_unlock(&f->lock);
 	return err;
 }
 
@@ -484,7 +481,7 @@ static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 		return err;
 	}
 	/*
-	 * From here on this file may see the map: drop it by reference only.
+	 * From here on this file may use the map: drop it by reference only.
 	 * Ours keeps it until it is published, which only a reply that
 	 * reached the caller does: a failed CREATE leaves no map behind.
 	 */
@@ -1769,6 +1766,8 @@ static int lmd_maps_show(struct seq_file *sf, void *unused)
 	seq_puts(sf, "id\tname\tflags\tlen\tslots\tcapacity\tevictions\tfiles\n");
 	mutex_lock(&lmd_lock);
 	xa_for_each(&lmd_maps, id, m) {
+		if (!m->published)
+			continue;
 		lockmap_get_stats(m->map, &ks);
 		seq_printf(sf, "%u\t%s\t%#x\t%zu\t%zu\t%zu\t%llu\t%d\n", m->id,
 			   m->name[0] ? m->name : "-", m->flags, ks.len,

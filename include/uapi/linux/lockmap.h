@@ -130,17 +130,19 @@
  * @max_entries: most keys at once, 0 for the module's max_entries
  * @name: NUL-terminated name of 1 to %LOCKMAP_NAME_LEN - 1 characters from
  *	[A-Za-z0-9._-], with zero bytes after the NUL, unique among live maps
- *	(-EEXIST); or all zero for an anonymous map (shared by id only)
+ *	and maps being created (-EEXIST); or all zero for an anonymous map
+ *	(shared by id only)
  * @reserved: must be zero
  *
  * Creates a map and attaches it to the calling file, which counts against
  * the file's limit (-ENOSPC).  Larger limits than the module's are -E2BIG.
  * On success the struct is written back with @map_id set and the limits
  * left 0 (@max_key_len of a variable-length map, @max_value_len,
- * @max_entries) replaced by the values in effect.  The map lives while some
- * open file has it attached.  Other files see it (ATTACH, LIST, STATS) only
- * once that write-back has succeeded, though its name is taken from the
- * start: if it faults, CREATE fails with -EFAULT and the map is gone.
+ * @max_entries) replaced by the values in effect.  The map is live, so that
+ * ATTACH, LIST and STATS find it, from the moment that write-back has
+ * succeeded until no open file has it attached.  A write-back that faults
+ * makes CREATE fail with -EFAULT and destroys the map, which no other file
+ * can have found by then.
  */
 struct lockmap_ioc_create {
 	__u32 size;
