@@ -97,6 +97,18 @@ MODULE_PARM_DESC(max_batch_ops,
 #define LMD_LIMIT(param, ceiling) \
 	clamp_t(u32, READ_ONCE(param), 1, (ceiling))
 
+/*
+ * Where a map is in its life, as ATTACH, LIST, STATS and names see it: new
+ * until its creator has CREATE's reply (so a CREATE that fails takes it
+ * along), live, then retired by its last detach even while an ioctl still
+ * uses it: no file can find it again and its name is free.
+ */
+enum lmd_state {
+	LMD_NEW,
+	LMD_LIVE,
+	LMD_RETIRED,
+};
+
 /* A map as the device knows it. */
 struct lmd_map {
 	struct kref ref;		/* files attached + ioctls using it */
@@ -108,13 +120,9 @@ struct lmd_map {
 	u32 max_value_len;
 	u32 max_evict;
 	u64 max_entries;
+	/* Both changed under lmd_lock. */
 	atomic_t nr_files;
-	/*
-	 * Whether ATTACH, LIST and STATS may find it: a new map is published
-	 * only once its creator has the reply, so a CREATE that fails takes
-	 * it along.  Guarded by lmd_lock.
-	 */
-	bool published;
+	enum lmd_state state;
 	char name[LOCKMAP_NAME_LEN];
 };
 
@@ -216,26 +224,27 @@ static void lmd_map_put(struct lmd_map *m)
 	kref_put_mutex(&m->ref, lmd_map_release, &lmd_lock);
 }
 
-/* @m (found under lmd_lock), referenced if it is published and live. */
-static struct lmd_map *lmd_map_get_published(struct lmd_map *m)
+/* @m (found under lmd_lock), referenced if it is live. */
+static struct lmd_map *lmd_map_get_live(struct lmd_map *m)
 {
 	lockdep_assert_held(&lmd_lock);
-	if (m && m->published && kref_get_unless_zero(&m->ref))
+	if (m && m->state == LMD_LIVE && kref_get_unless_zero(&m->ref))
 		return m;
 	return NULL;
 }
 
-/* Any published map by id, referenced; NULL if none. */
+/* Any live map by id, referenced; NULL if none. */
 static struct lmd_map *lmd_map_get_id(u32 id)
 {
 	struct lmd_map *m;
 
 	mutex_lock(&lmd_lock);
-	m = lmd_map_get_published(xa_load(&lmd_maps, id));
+	m = lmd_map_get_live(xa_load(&lmd_maps, id));
 	mutex_unlock(&lmd_lock);
 	return m;
 }
 
+/* The new or live map of a name: a retired one has given it up. */
 static struct lmd_map *lmd_find_name(const char *name)
 {
 	struct lmd_map *m;
@@ -243,7 +252,7 @@ static struct lmd_map *lmd_find_name(const char *name)
 
 	lockdep_assert_held(&lmd_lock);
 	xa_for_each(&lmd_maps, id, m)
-		if (!strcmp(m->name, name))
+		if (m->state != LMD_RETIRED && !strcmp(m->name, name))
 			return m;
 	return NULL;
 }
@@ -253,7 +262,7 @@ static struct lmd_map *lmd_map_get_name(const char *name)
 	struct lmd_map *m;
 
 	mutex_lock(&lmd_lock);
-	m = lmd_map_get_published(lmd_find_name(name));
+	m = lmd_map_get_live(lmd_find_name(name));
 	mutex_unlock(&lmd_lock);
 	return m;
 }
@@ -279,12 +288,26 @@ static int lmd_attach_locked(struct lmd_file *f, struct lmd_map *m)
 	lockdep_assert_held(&f->lock);
 	if (f->nr_maps >= LMD_LIMIT(max_maps_per_file, U32_MAX))
 		return -ENOSPC;
-	err = xa_insert(&f->maps, m->id, m, GFP_KERNEL_ACCOUNT);
+	mutex_lock(&lmd_lock);
+	/* Found live, then retired by a last detach before this attach. */
+	err = m->state == LMD_RETIRED ? -ENOENT :
+	      xa_insert(&f->maps, m->id, m, GFP_KERNEL_ACCOUNT);
+	if (!err)
+		atomic_inc(&m->nr_files);
+	mutex_unlock(&lmd_lock);
 	if (err)
 		return err == -EBUSY ? -EEXIST : err;
 	f->nr_maps++;
-	atomic_inc(&m->nr_files);
 	return 0;
+}
+
+/* A file let go of @m: the last one retires it. */
+static void lmd_map_unfile(struct lmd_map *m)
+{
+	mutex_lock(&lmd_lock);
+	if (atomic_dec_and_test(&m->nr_files))
+		m->state = LMD_RETIRED;
+	mutex_unlock(&lmd_lock);
 }
 
 static int lmd_detach_locked(struct lmd_file *f, u32 id,
@@ -297,7 +320,7 @@ static int lmd_detach_locked(struct lmd_file *f, u32 id,
 	if (!m)
 		return -ENOENT;
 	f->nr_maps--;
-	atomic_dec(&m->nr_files);
+	lmd_map_unfile(m);
 	*detached = m;
 	return 0;
 }
@@ -357,7 +380,7 @@ static int lmd_create_check(struct lockmap_ioc_create *c)
 	return 0;
 }
 
-/* Gives @m an id and its name, unpublished: see lmd_publish(). */
+/* Gives @m an id and its name, new: see lmd_publish(). */
 static int lmd_register(struct lmd_map *m)
 {
 	int err;
@@ -380,10 +403,12 @@ static int lmd_register(struct lmd_map *m)
 	return err;
 }
 
+/* CREATE's reply is out: live, unless the creator already detached it. */
 static void lmd_publish(struct lmd_map *m)
 {
 	mutex_lock(&lmd_lock);
-	m->published = true;
+	if (m->state == LMD_NEW)
+		m->state = LMD_LIVE;
 	mutex_unlock(&lmd_lock);
 }
 
@@ -579,7 +604,7 @@ static int lmd_ioctl_list(void __user *arg)
 	xa_for_each_start(&lmd_maps, id, m, max_t(u32, l.start_id, 1)) {
 		if (n == l.nr)
 			break;
-		if (m->published)
+		if (m->state == LMD_LIVE)
 			ids[n++] = id;
 	}
 	mutex_unlock(&lmd_lock);
@@ -1325,8 +1350,10 @@ static void lmd_collect_valued(struct lockmap *map, u32 shard,
 
 /*
  * Removes every value, a shard at a time, a chunk of keys at a time, each
- * key locked while its value goes.  Keys inserted meanwhile may stay: each
- * shard gets a bounded number of passes.
+ * key locked while its value goes.  A chunk whose keys all lost their values
+ * meanwhile still counts as progress, as later chunks may hold values older
+ * than the call.  Keys inserted meanwhile may stay: each shard gets a number
+ * of passes bounded by its size when the call began.
  */
 static int lmd_clear(struct lmd_map *m, u64 *removed)
 {
@@ -1339,7 +1366,7 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 	if (err)
 		goto out;
 	for (shard = 0; shard <= map->shard_mask; shard++) {
-		unsigned int passes, done;
+		unsigned int passes;
 
 		passes = atomic_read(&map->shards[shard].ht.nelems) /
 			 LMD_CLEAR_CHUNK + 2;
@@ -1347,7 +1374,7 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 			unsigned int i;
 
 			lmd_collect_valued(map, shard, &c);
-			for (i = 0, done = 0; i < c.nr; i++) {
+			for (i = 0; i < c.nr; i++) {
 				struct lockmap_entry *e;
 
 				e = lockmap_take_existing(map, c.k[i].key,
@@ -1361,11 +1388,10 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 				}
 				lmd_blob_free(lockmap_entry_remove(map, e), NULL);
 				lockmap_entry_unlock(map, e);
-				done++;
+				(*removed)++;
 			}
-			*removed += done;
 			cond_resched();
-		} while (c.nr == c.max && done && --passes);
+		} while (c.nr == c.max && --passes);
 	}
 out:
 	lmd_collect_free(&c);
@@ -1632,7 +1658,8 @@ static int lmd_ioctl_map(struct lmd_file *f, unsigned int nr, void __user *arg)
 		break;
 	}
 	lmd_map_put(m);
-	if (err)
+	/* SET_CAPACITY has nothing to write back, so nothing to fault on. */
+	if (err || nr == _IOC_NR(LOCKMAP_IOC_SET_CAPACITY))
 		return err;
 	return lmd_copy_out(arg, usize, &ma, sizeof(ma));
 }
@@ -1695,7 +1722,7 @@ static int lmd_release_file(struct inode *inode, struct file *file)
 
 	xa_for_each(&f->maps, id, m) {
 		xa_erase(&f->maps, id);
-		atomic_dec(&m->nr_files);
+		lmd_map_unfile(m);
 		lmd_map_put(m);
 	}
 	xa_destroy(&f->maps);
@@ -1766,7 +1793,7 @@ static int lmd_maps_show(struct seq_file *sf, void *unused)
 	seq_puts(sf, "id\tname\tflags\tlen\tslots\tcapacity\tevictions\tfiles\n");
 	mutex_lock(&lmd_lock);
 	xa_for_each(&lmd_maps, id, m) {
-		if (!m->published)
+		if (m->state != LMD_LIVE)
 			continue;
 		lockmap_get_stats(m->map, &ks);
 		seq_printf(sf, "%u\t%s\t%#x\t%zu\t%zu\t%zu\t%llu\t%d\n", m->id,

@@ -234,6 +234,26 @@ static int list_count(int fd)
 	return lm_ioctl(fd, LOCKMAP_IOC_LIST, &l) ?: (int)l.nr;
 }
 
+/* Whether LIST reports map @id. */
+static bool list_has(int fd, __u32 id)
+{
+	__u32 ids[LOCKMAP_LIST_MAX];
+	struct lockmap_ioc_list l;
+	__u32 i;
+
+	memset(&l, 0, sizeof(l));
+	l.size = sizeof(l);
+	l.ids = lm_ptr(ids);
+	l.nr = LOCKMAP_LIST_MAX;
+	l.start_id = id;
+	if (lm_ioctl(fd, LOCKMAP_IOC_LIST, &l))
+		return false;
+	for (i = 0; i < l.nr; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
 /*
  * A CREATE whose reply is still on its way: the name is taken, but nobody
  * can find the map yet.  @fail makes the reply fault: the map is gone.
@@ -302,6 +322,45 @@ TEST(create_hidden_until_reply_lands)
 TEST(create_reply_fault_takes_map_along)
 {
 	create_while_reply_stalls(_metadata, true, "ops-stall-fault");
+}
+
+/*
+ * The last detach retires a map at once, even while an ioctl of the
+ * detaching file (a hold, here in a child sharing the file) still uses it:
+ * nobody can find it again and its name is free.
+ */
+TEST(last_detach_retires_map_in_use)
+{
+	struct lockmap_ioc_stats st;
+	int a = lm_open(), b = lm_open(), id, id2, status;
+	pid_t pid;
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	id = lm_create(a, 0, 0, "ops-retire");
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, lm_puts(a, id, "k", "v"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(lm_hold(a, id, "held", 3000000, "x") ? 1 : 0);
+	ASSERT_EQ(id, lm_attach(b, id, NULL));
+	ASSERT_EQ(0, lm_wait_held(b, id, "held", 5000000));
+	ASSERT_EQ(0, lm_detach(b, id));
+	ASSERT_EQ(0, lm_detach(a, id));
+	/* The hold still uses the map, but no file has it. */
+	EXPECT_EQ(-ENOENT, lm_attach(b, 0, "ops-retire"));
+	EXPECT_EQ(-ENOENT, lm_attach(b, id, NULL));
+	EXPECT_EQ(-ENOENT, lm_stats(b, id, &st));
+	EXPECT_FALSE(list_has(b, id));
+	id2 = lm_create(b, 0, 0, "ops-retire");
+	EXPECT_LT(0, id2);
+	EXPECT_NE(id, id2);
+	EXPECT_EQ(-ENOENT, lm_len(b, id));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	close(a);
+	close(b);
 }
 
 TEST(list_pages_ascending)
@@ -641,6 +700,76 @@ TEST_F(map, len_and_clear)
 	m.value = 0;
 	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_CLEAR, &m));
 	EXPECT_EQ(0, m.value);
+}
+
+/*
+ * CLEAR takes a shard's keys a chunk (64) at a time.  Here four batches of
+ * other processes hold and remove 128 of a one-shard map's 129 keys while
+ * CLEAR runs, so a chunk can turn out all removed; the 129th key, there
+ * all along, must still go.  Whether it is in the first chunk depends on the
+ * map's hash seed, so each round uses a new map.
+ */
+TEST(clear_goes_past_chunks_emptied_meanwhile)
+{
+	enum { KEYS = 129, PER_BATCH = 32, BATCHES = 4, ROUNDS = 6 };
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_map m;
+	int fd = lm_open(), round, i, j, status;
+	char key[16];
+
+	ASSERT_LE(0, fd);
+	for (round = 0; round < ROUNDS; round++) {
+		pid_t pids[BATCHES];
+		int id;
+
+		lm_create_init(&c, 0, 0, NULL);
+		c.nr_shards = 1;
+		ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
+		id = c.map_id;
+		for (i = 0; i < KEYS; i++) {
+			snprintf(key, sizeof(key), "k%d", i);
+			ASSERT_EQ(0, lm_puts(fd, id, key, key));
+		}
+		for (j = 0; j < BATCHES; j++) {
+			pids[j] = fork();
+			ASSERT_LE(0, pids[j]);
+			if (!pids[j]) {
+				struct lockmap_ioc_op ops[PER_BATCH];
+				char keys[PER_BATCH][16];
+				struct lockmap_ioc_batch b;
+
+				for (i = 0; i < PER_BATCH; i++) {
+					snprintf(keys[i], sizeof(keys[i]), "k%d",
+						 j * PER_BATCH + i);
+					lm_op_str(&ops[i], id, LOCKMAP_OP_REMOVE,
+						  keys[i]);
+				}
+				lm_batch_init(&b, id, NULL, 0, ops, PER_BATCH);
+				b.hold_usec = 1000000;
+				_exit(lm_batch(fd, &b) ? 1 : 0);
+			}
+		}
+		/* Every batch key held, so CLEAR cannot take one first. */
+		for (i = 0; i < BATCHES * PER_BATCH; i++) {
+			snprintf(key, sizeof(key), "k%d", i);
+			ASSERT_EQ(0, lm_wait_held(fd, id, key, 5000000));
+		}
+		memset(&m, 0, sizeof(m));
+		m.size = sizeof(m);
+		m.map_id = id;
+		ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CLEAR, &m));
+		for (j = 0; j < BATCHES; j++) {
+			ASSERT_EQ(pids[j], waitpid(pids[j], &status, 0));
+			EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+		}
+		snprintf(key, sizeof(key), "k%d", KEYS - 1);
+		EXPECT_EQ(0, lm_contains(fd, id, key, 0))
+			TH_LOG("round %d: CLEAR left %s", round, key);
+		EXPECT_EQ(1, m.value);
+		EXPECT_EQ(0, lm_len(fd, id));
+		ASSERT_EQ(0, lm_detach(fd, id));
+	}
+	close(fd);
 }
 
 /* Walks the whole map with ITER; counts[i] += 1 for each key "k<i>". */
@@ -989,6 +1118,31 @@ TEST(plain_map_refuses_lru_ops)
 	EXPECT_EQ(-EINVAL, lm_ioctl(fd, LOCKMAP_IOC_POP_LRU, &p));
 	EXPECT_EQ(-EINVAL, lm_map_cmd(fd, LOCKMAP_IOC_SET_CAPACITY, id, &cap));
 	EXPECT_EQ(1, lm_len(fd, id));
+	close(fd);
+}
+
+/* SET_CAPACITY only reads its argument: a read-only one is fine. */
+TEST(set_capacity_writes_nothing_back)
+{
+	struct lockmap_ioc_stats st;
+	struct lockmap_ioc_map *m;
+	int fd = lm_open(), id;
+
+	ASSERT_LE(0, fd);
+	id = lm_create(fd, LOCKMAP_CREATE_LRU, 100, NULL);
+	ASSERT_LT(0, id);
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	memset(m, 0, sizeof(*m));
+	m->size = sizeof(*m);
+	m->map_id = id;
+	m->value = 10;
+	ASSERT_EQ(0, mprotect(m, 4096, PROT_READ));
+	EXPECT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_SET_CAPACITY, m));
+	ASSERT_EQ(0, lm_stats(fd, id, &st));
+	EXPECT_EQ(10, st.capacity);
+	munmap(m, 4096);
 	close(fd);
 }
 

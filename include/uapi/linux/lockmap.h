@@ -200,11 +200,14 @@ struct lockmap_ioc_attach {
  *	%LOCKMAP_IOC_DETACH: must be zero
  * @reserved: must be zero
  *
- * %LOCKMAP_IOC_DETACH drops the calling file's attachment; the map is freed
- * when no file has it attached and no ioctl uses it.  %LOCKMAP_IOC_CLEAR
- * removes every value key by key, waiting for held keys; it is not atomic:
- * values inserted meanwhile may stay, and on -EINTR the values removed so
- * far stay removed.
+ * %LOCKMAP_IOC_DETACH drops the calling file's attachment.  The last
+ * detach (or close) ends the map's life at once: ATTACH, LIST and STATS no
+ * longer find it and its name is free, though the map itself is freed only
+ * when no ioctl uses it either.  %LOCKMAP_IOC_CLEAR removes every value key
+ * by key, waiting for held keys; it is not atomic: values inserted meanwhile
+ * may stay, on -EINTR the values removed so far stay removed, and a
+ * write-back of @value that faults returns -EFAULT with the values removed.
+ * %LOCKMAP_IOC_SET_CAPACITY writes nothing back.
  */
 struct lockmap_ioc_map {
 	__u32 size;
@@ -418,7 +421,8 @@ struct lockmap_ioc_key {
  *	max_batch_keys, -E2BIG)
  * @nr_ops: number of operations in @ops (up to the module's max_batch_ops,
  *	-E2BIG)
- * @op_size: size of each element of @ops: sizeof(struct lockmap_ioc_op)
+ * @op_size: size of each element of @ops: sizeof(struct lockmap_ioc_op);
+ *	0 if @nr_ops is 0
  * @keys: pointer to @nr_keys &struct lockmap_ioc_key: keys to lock besides
  *	those of @ops (for a hold); 0 if @nr_keys is 0
  * @ops: pointer to @nr_ops &struct lockmap_ioc_op, applied in order; 0 if
