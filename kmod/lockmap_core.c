@@ -179,16 +179,23 @@ lockmap_find(struct lockmap_shard *s, const struct lockmap_lookup *l)
 	}
 }
 
-static bool lockmap_full(struct lockmap *map)
+/*
+ * Whether a new key of shard @s fits under max_entries.  An LRU cache makes
+ * room by evicting a cold unheld key, of @s first: its shares, rounded up,
+ * may add up to more than max_entries, or be set so.
+ */
+static bool lockmap_has_room(struct lockmap *map, struct lockmap_shard *s)
 {
 	size_t slots = 0;
 	u32 i;
 
 	if (!map->p.max_entries)
-		return false;
+		return true;
 	for (i = 0; i <= map->shard_mask; i++)
 		slots += atomic_read(&map->shards[i].ht.nelems);
-	return slots >= map->p.max_entries;
+	if (slots < map->p.max_entries)
+		return true;
+	return lockmap_is_lru(map) && lockmap_lru_make_room(map, s);
 }
 
 /* lockmap_find_or_create() for a key without an entry: inserts a new one. */
@@ -198,7 +205,7 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 {
 	struct lockmap_entry *e, *new;
 
-	if (lockmap_full(map))
+	if (!lockmap_has_room(map, s))
 		return ERR_PTR(-ENOSPC);
 	new = lockmap_entry_alloc(map, l);
 	if (IS_ERR(new))
@@ -560,7 +567,8 @@ static void lockmap_count_value(struct lockmap_shard *s, const void *value)
  *
  * A key that gains a value counts in lockmap_len() and, in an LRU cache,
  * becomes the most recently used; the cache may then evict cold unheld keys
- * of the same shard.
+ * of the same shard.  Setting the value the key already has (say, one
+ * changed in place) changes nothing and returns NULL: the map still owns it.
  *
  * Context: Process context, @entry locked.
  * Return: the old value (now owned by the caller), or NULL.
@@ -572,6 +580,8 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 	void *old = entry->value;
 
 	lockmap_assert_held(map, entry);
+	if (old == value)
+		return NULL;
 	/* A value built under the key's lock, published to rcu_get readers. */
 	smp_store_release(&entry->value, value);
 	if (!old == !value)

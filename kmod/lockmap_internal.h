@@ -355,6 +355,7 @@ void lockmap_lru_add(struct lockmap *map, struct lockmap_shard *s,
 void lockmap_lru_del(struct lockmap_entry *e);
 void lockmap_lru_touch(struct lockmap *map, struct lockmap_entry *e);
 void lockmap_lru_evict_over(struct lockmap *map, struct lockmap_shard *s);
+bool lockmap_lru_make_room(struct lockmap *map, struct lockmap_shard *s);
 int lockmap_lru_init(struct lockmap *map);
 void lockmap_lru_exit(struct lockmap *map);
 

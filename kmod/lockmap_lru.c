@@ -130,6 +130,12 @@ void lockmap_lru_evict_over(struct lockmap *map, struct lockmap_shard *s)
 		lockmap_lru_evict(map, s, map->p.max_evict, true);
 }
 
+/* The map is at max_entries: one eviction, of @s if it can, for a new key. */
+bool lockmap_lru_make_room(struct lockmap *map, struct lockmap_shard *s)
+{
+	return lockmap_lru_evict(map, s, 1, false) || lockmap_shrink(map, 1);
+}
+
 /**
  * lockmap_shrink() - evict cold values from an LRU cache
  * @map: an LRU cache
@@ -207,7 +213,9 @@ EXPORT_SYMBOL_GPL(lockmap_pop_lru);
 
 static void lockmap_lru_set_shares(struct lockmap *map, size_t capacity)
 {
-	size_t share = DIV_ROUND_UP(capacity, map->shard_mask + 1);
+	u32 n = map->shard_mask + 1;
+	/* Rounded up, without DIV_ROUND_UP()'s overflow near SIZE_MAX. */
+	size_t share = capacity / n + !!(capacity % n);
 	u32 i;
 
 	WRITE_ONCE(map->p.capacity, capacity);

@@ -136,8 +136,9 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	caller's memory cgroup (not the tables' bucket arrays, which
  *	rhashtable allocates)
  * @max_entries: most keys (with a value or held) at once; 0 for no limit.
- *	Past it, creating a key fails with -ENOSPC.  The check takes no lock:
- *	tasks creating keys at the same moment may pass it by one each.
+ *	Past it, creating a key fails with -ENOSPC, unless an LRU cache can
+ *	evict a cold unheld key to make room.  The check takes no lock: tasks
+ *	creating keys at the same moment may pass it by one each.
  * @capacity: 0 for a plain map; otherwise the map is an LRU cache holding
  *	about this many values, each shard its share rounded up
  * @max_evict: most evictions one insertion may do (0: 1); 2 or more lets a

@@ -1121,6 +1121,52 @@ TEST(plain_map_refuses_lru_ops)
 	close(fd);
 }
 
+/*
+ * A full LRU cache (its capacity as large as its max_entries) evicts for a
+ * new key rather than refusing it; only with every key held is it -ENOSPC.
+ */
+TEST(full_cache_evicts_for_new_key)
+{
+	struct lockmap_ioc_key keys[4];
+	static const char * const names[] = { "b", "c", "d", "e" };
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_batch b;
+	int fd = lm_open(), i, status;
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	lm_create_init(&c, LOCKMAP_CREATE_LRU, 4, NULL);
+	c.nr_shards = 1;
+	c.max_entries = 4;
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
+	ASSERT_EQ(0, lm_puts(fd, c.map_id, "a", "1"));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, lm_puts(fd, c.map_id, names[i], "1"));
+	EXPECT_EQ(4, lm_len(fd, c.map_id));
+	EXPECT_EQ(0, lm_contains(fd, c.map_id, "a", 0));
+
+	/* b to e held: nothing to evict, so no room. */
+	for (i = 0; i < 4; i++) {
+		keys[i].key = lm_ptr(names[i]);
+		keys[i].len = 1;
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		lm_batch_init(&b, c.map_id, keys, 4, NULL, 0);
+		b.hold_usec = 1000000;
+		_exit(lm_ioctl(fd, LOCKMAP_IOC_HOLD, &b) ? 1 : 0);
+	}
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, lm_wait_held(fd, c.map_id, names[i], 5000000));
+	EXPECT_EQ(-ENOSPC, lm_puts(fd, c.map_id, "f", "1"));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(0, lm_puts(fd, c.map_id, "f", "1"));
+	EXPECT_EQ(4, lm_len(fd, c.map_id));
+	close(fd);
+}
+
 /* SET_CAPACITY only reads its argument: a read-only one is fine. */
 TEST(set_capacity_writes_nothing_back)
 {
