@@ -152,7 +152,7 @@ guest_extras() {
 # and FILES, then counts everything the console log says.
 boot() {
 	local name=$1 kernel=$2 log="$out/boot-$1.log" rc=0 st check
-	local initrd="$out/initramfs-$1.cpio.gz" kunit=0 p f s
+	local initrd="$out/initramfs-$1.cpio.gz" kunit=0 p f s suite
 	local tmo=$boot_timeout
 	shift 2
 	# KTAP comes from KUnit and from the kselftests (run-guest.sh), whose
@@ -175,6 +175,12 @@ boot() {
 	else
 		result "$name boot" FAIL "no splat in $name boot (log: $log)"
 		sed 's/^/    /' "$out/splat-$name.txt" | head -n 150
+	fi
+	if grep -qF 'LOCKMAP-INIT: test script exit 0' "$log"; then
+		result "$name boot" ok "guest test script ran to its end"
+	else
+		result "$name boot" FAIL \
+			"guest test script ran to its end (log: $log)"
 	fi
 	while read -r st check; do
 		result "$name boot" "$st" "$check"
@@ -207,7 +213,42 @@ boot() {
 	else
 		result "$name KTAP" FAIL "KTAP results printed (log: $log)"
 	fi
+	# A suite that never ran, or a case skipped on the debug kernel (which
+	# has everything a case may need), is a check that did not happen.
+	for suite in $(expected_suites "$@"); do
+		if awk -v s="$suite" '$1 == s && $2 + $4 > 0 { ok = 1 }
+		    END { exit !ok }' "$out/kunit-$name.txt"; then
+			result "$name KTAP" ok "suite $suite ran"
+		else
+			result "$name KTAP" FAIL "suite $suite ran (log: $log)"
+		fi
+	done
+	if [ "$name" = 6.12 ]; then
+		if [ "${s:-0}" = 0 ]; then
+			result "$name KTAP" ok "no case skipped"
+		else
+			result "$name KTAP" FAIL \
+				"no case skipped ($s were; $out/kunit-$name.txt)"
+		fi
+	fi
 	boot_logs "$name"
+}
+
+# expected_suites FILES...: the KTAP suites a guest given FILES must print:
+# those of lockmap_kunit.ko (each "static struct kunit_suite" of kunit/)
+# and one per kselftest binary.
+expected_suites() {
+	local f
+	for f in "$@"; do
+		case "$f" in
+		*/lockmap_kunit.ko)
+			awk '/^static struct kunit_suite /{ s = 1 }
+			     s && /\.name = "/ { match($0, /"[^"]*"/)
+				print substr($0, RSTART + 1, RLENGTH - 2); s = 0 }' \
+				kunit/*.c ;;
+		*=/selftests/*) echo "${f##*/}" ;;
+		esac
+	done
 }
 
 # After a boot with failures: where to look.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a guest console log shows a kernel splat (lockdep, KASAN, UBSAN,
-# kmemleak, hung task, RCU stall, lockup, WARN/BUG/Oops/panic) or when the
-# guest never got to the end of its run: a test that "passed" on a kernel
-# that complained, or that never finished, has not passed.
+# kmemleak, hung task, RCU stall, lockup, WARN/BUG/Oops/panic) or lost lines
+# that could have hidden one, or when the guest never got to the end of its
+# run: a test that "passed" on a kernel that complained, or that never
+# finished, has not passed.
 #
 # Usage: tools/scan-splat.sh LOG [END_MARKER]
 set -euo pipefail
@@ -20,6 +21,9 @@ splat_re+='|turning off the locking correctness validator'
 splat_re+='|KASAN:|UBSAN:|unreferenced object|kmemleak: .*suspected memory leak'
 splat_re+='|kmemleak: Kernel memory leak detector disabled'
 splat_re+='|INFO: task .* blocked for more than|detected stall|RCU stall'
+splat_re+='|detected expedited stall|rcu: INFO:|INFO: rcu_'
+# A console that dropped lines may have dropped a splat with them.
+splat_re+='|printk messages dropped'
 splat_re+='|soft lockup|hard LOCKUP|Call Trace|list_(add|del) corruption'
 splat_re+='|ODEBUG:|refcount_t:'
 
