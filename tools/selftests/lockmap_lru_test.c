@@ -346,6 +346,12 @@ TEST(pop_skips_held_keys)
 	close(fd);
 }
 
+/*
+ * Each shard keeps its own share of the capacity (64 / 8 = 8): 64 new keys
+ * fill a cache of capacity 64 exactly, yet they spread unevenly over the 8
+ * shards, so the fuller shards evict.  One global capacity would keep all
+ * 64 (all 8 shards getting exactly 8 keys has probability 3e-6).
+ */
 TEST(lru_with_many_shards)
 {
 	struct lockmap_ioc_create c;
@@ -356,19 +362,14 @@ TEST(lru_with_many_shards)
 	lm_create_init(&c, LOCKMAP_CREATE_LRU, 64, NULL);
 	c.nr_shards = 8;
 	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
-	ASSERT_EQ(0, put_keys(fd, c.map_id, 0, 32));
+	ASSERT_EQ(0, put_keys(fd, c.map_id, 0, 64));
 	ASSERT_EQ(0, lm_stats(fd, c.map_id, &st));
 	EXPECT_EQ(8, st.nr_shards);
-	/* each shard keeps its share, 64 / 8 = 8, so at most 64 in all */
-	{
-		char key[16];
-		int i;
-
-		for (i = 32; i < 400; i++) {
-			snprintf(key, sizeof(key), "k%d", i);
-			ASSERT_EQ(0, lm_puts(fd, c.map_id, key, "v"));
-		}
-	}
+	EXPECT_EQ(64, st.len + st.evictions);
+	EXPECT_LT(0, st.evictions);
+	EXPECT_GT(64, lm_len(fd, c.map_id));
+	/* many more keys: every shard full at its share, 64 in all */
+	ASSERT_EQ(0, put_keys(fd, c.map_id, 64, 400));
 	EXPECT_GE(64, lm_len(fd, c.map_id));
 	EXPECT_LE(32, lm_len(fd, c.map_id));
 	ASSERT_EQ(0, lm_stats(fd, c.map_id, &st));
@@ -376,34 +377,92 @@ TEST(lru_with_many_shards)
 	close(fd);
 }
 
-TEST(shrinker_gives_values_back)
+/* Fills an LRU cache of capacity 1000 with 1000 values of 512 bytes. */
+static int fill_1000(int fd, int id)
 {
-	struct lockmap_ioc_stats st;
-	int fd = lm_open(), id, dc, i;
 	char key[16], val[512];
+	int i, ret;
 
-	ASSERT_LE(0, fd);
-	id = lru_create(fd, 1000, 0, LOCKMAP_CREATE_SHRINKER);
-	ASSERT_LT(0, id);
 	memset(val, 'v', sizeof(val));
 	for (i = 0; i < 1000; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		ASSERT_EQ(0, lm_put(fd, id, key, val, sizeof(val)));
+		ret = lm_put(fd, id, key, val, sizeof(val));
+		if (ret)
+			return ret;
 	}
-	/* drop_caches asks every shrinker to scan */
-	dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	return 0;
+}
+
+/* Asks every registered shrinker to scan (drop_caches 2: slab objects). */
+static int lru_drop_caches(void)
+{
+	int dc = open("/proc/sys/vm/drop_caches", O_WRONLY), i, bad = 0;
+
 	if (dc < 0)
-		SKIP(close(fd); return, "no /proc/sys/vm/drop_caches");
+		return -errno;
 	for (i = 0; i < 3; i++)
-		EXPECT_EQ(2, write(dc, "2\n", 2));
+		bad += write(dc, "2\n", 2) != 2;
 	close(dc);
+	return bad ? -EIO : 0;
+}
+
+/*
+ * Under memory pressure (drop_caches scans at priority 0, so everything
+ * it counts) a cache created with LOCKMAP_CREATE_SHRINKER gives its values
+ * back, and one created without keeps them all.  Once the caches are
+ * destroyed, drop_caches runs again: a shrinker left registered on a freed
+ * map is a use-after-free, which KASAN reports (the splat scan fails).
+ */
+TEST(shrinker_gives_values_back)
+{
+	struct lockmap_ioc_stats st, ctl;
+	int fd = lm_open(), id, ctl_id;
+	long long t_end;
+
+	ASSERT_LE(0, fd);
+	if (access("/proc/sys/vm/drop_caches", W_OK))
+		SKIP(close(fd); return, "no /proc/sys/vm/drop_caches");
+	id = lru_create(fd, 1000, 0, LOCKMAP_CREATE_SHRINKER);
+	ASSERT_LT(0, id);
+	/* the control: the same cache without a shrinker */
+	ctl_id = lru_create(fd, 1000, 0, 0);
+	ASSERT_LT(0, ctl_id);
+	ASSERT_EQ(0, fill_1000(fd, id));
+	ASSERT_EQ(0, fill_1000(fd, ctl_id));
 	ASSERT_EQ(0, lm_stats(fd, id, &st));
-	EXPECT_EQ(1000, st.len + st.evictions);
+	ASSERT_EQ(1000, st.len);
+	ASSERT_EQ(0, st.evictions);
+
+	ASSERT_EQ(0, lru_drop_caches());
+	ASSERT_EQ(0, lm_stats(fd, id, &st));
+	ASSERT_EQ(0, lm_stats(fd, ctl_id, &ctl));
 	TH_LOG("after drop_caches: %llu values kept, %llu given back",
 	       (unsigned long long)st.len, (unsigned long long)st.evictions);
+	TH_LOG("control without a shrinker: %llu kept, %llu given back",
+	       (unsigned long long)ctl.len, (unsigned long long)ctl.evictions);
+	/* values were given back, nearly all of them (nobody held any) */
+	EXPECT_LT(0, st.evictions);
+	EXPECT_GT(1000, st.len);
+	EXPECT_LE(900, st.evictions);
+	EXPECT_EQ(1000, st.len + st.evictions);
+	/* no shrinker, nothing given back */
+	EXPECT_EQ(1000, ctl.len);
+	EXPECT_EQ(0, ctl.evictions);
+	EXPECT_EQ(1000, lm_len(fd, ctl_id));
+
 	/* the map still works */
 	EXPECT_EQ(0, lm_puts(fd, id, "after", "shrink"));
 	EXPECT_EQ(1, lm_contains(fd, id, "after", 0));
+
+	/* destroyed with its last file: its shrinker must be gone too */
+	ASSERT_EQ(0, close(fd));
+	fd = lm_open();
+	ASSERT_LE(0, fd);
+	t_end = lm_now_us() + 5000000;
+	while (lm_stats(fd, id, &st) == 0 && lm_now_us() < t_end)
+		lm_sleep_us(10000);
+	ASSERT_EQ(-ENOENT, lm_stats(fd, id, &st));
+	EXPECT_EQ(0, lru_drop_caches());
 	close(fd);
 }
 
