@@ -60,9 +60,10 @@ static void base(struct ctx *c, enum kind k)
 	c->arg = &c->u;
 	switch (k) {
 	case K_OP:
+		/* replaces "val": a half-applied request shows in "key" */
 		c->cmd = LOCKMAP_IOC_OP;
 		lm_op_str(&c->u.op, c->id, LOCKMAP_OP_INSERT, "key");
-		c->u.op.value = lm_ptr("val");
+		c->u.op.value = lm_ptr("VAL");
 		c->u.op.value_len = 3;
 		break;
 	case K_CREATE:
@@ -539,20 +540,34 @@ FIXTURE_TEARDOWN(bad)
 TEST_F(bad, rejected)
 {
 	struct ctx *c = self->c;
+	int ret, nr_maps;
 	char val[8];
-	int ret;
 
+	nr_maps = lm_nr_maps(c->fd_main);
+	ASSERT_LT(0, nr_maps);
 	base(c, variant->kind);
 	variant->breaks(c);
 	ret = ioctl(c->fd, c->cmd, c->arg);
 	ASSERT_EQ(-1, ret);
 	EXPECT_EQ(variant->err, errno) TH_LOG("got %s", strerror(errno));
-	/* nothing changed, and the device still works */
+	/*
+	 * Nothing changed: every base request has an effect these checks
+	 * see (base_requests_succeed shows it), a half-applied one too.
+	 */
 	if (!variant->changes) {
 		EXPECT_EQ(1, lm_len(c->fd_main, c->lru));
 		EXPECT_EQ(1, lm_len(c->fd_main, c->id));
+		/* OP: "key" keeps "val"; BATCH: no "key2" */
+		EXPECT_EQ(0, lm_contains(c->fd_main, c->id, "key2", 0));
 	}
+	memset(val, 0, sizeof(val));
 	EXPECT_EQ(3, lm_get(c->fd_main, c->id, "key", val, sizeof(val)));
+	EXPECT_STREQ("val", val);
+	/* CREATE: no new map; ATTACH: fd_other still has only its own */
+	EXPECT_EQ(nr_maps, lm_nr_maps(c->fd_main));
+	EXPECT_EQ(-ENOENT, lm_len(c->fd_other, c->id));
+	EXPECT_EQ(-ENOENT, lm_len(c->fd_other, c->lru));
+	EXPECT_EQ(0, lm_len(c->fd_other, c->foreign));
 	EXPECT_EQ(0, lm_puts(c->fd_main, c->id, "after", "ok"));
 }
 
@@ -563,6 +578,8 @@ TEST(base_requests_succeed)
 		K_LIST, K_STATS, K_BATCH, K_ITER, K_POP };
 	struct ctx *c = calloc(1, sizeof(*c));
 	unsigned int i;
+	int nr_maps;
+	char val[8];
 
 	ASSERT_NE(NULL, c);
 	c->fd_main = lm_open();
@@ -573,11 +590,20 @@ TEST(base_requests_succeed)
 	c->lru = lm_create(c->fd_main, LOCKMAP_CREATE_LRU, 8, NULL);
 	ASSERT_LT(0, (int)c->lru);
 	ASSERT_EQ(0, lm_puts(c->fd_main, c->lru, "k", "v"));
+	ASSERT_EQ(0, lm_puts(c->fd_main, c->id, "key", "val"));
+	nr_maps = lm_nr_maps(c->fd_main);
+	ASSERT_LT(0, nr_maps);
 	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
 		base(c, kinds[i]);
 		EXPECT_EQ(0, ioctl(c->fd, c->cmd, c->arg))
 			TH_LOG("kind %u: %s", i, strerror(errno));
 	}
+	/* each effect that "rejected" checks for is visible when it happens */
+	memset(val, 0, sizeof(val));
+	EXPECT_EQ(3, lm_get(c->fd_main, c->id, "key", val, sizeof(val)));
+	EXPECT_STREQ("VAL", val);
+	EXPECT_EQ(nr_maps + 1, lm_nr_maps(c->fd_main));
+	EXPECT_LE(0, lm_len(c->fd_other, c->id));
 	close(c->fd_main);
 	close(c->fd_other);
 	free(c);

@@ -145,6 +145,28 @@ static inline int lm_detach(int fd, __u32 id)
 	return lm_map_cmd(fd, LOCKMAP_IOC_DETACH, id, NULL);
 }
 
+/* Number of live maps in the system (LOCKMAP_IOC_LIST), or -errno. */
+static inline int lm_nr_maps(int fd)
+{
+	struct lockmap_ioc_list l;
+	__u32 ids[64];
+	int n = 0, ret;
+
+	memset(&l, 0, sizeof(l));
+	l.size = sizeof(l);
+	for (;;) {
+		l.nr = ARRAY_SIZE(ids);
+		l.ids = lm_ptr(ids);
+		ret = lm_ioctl(fd, LOCKMAP_IOC_LIST, &l);
+		if (ret)
+			return ret;
+		n += l.nr;
+		if (l.nr < ARRAY_SIZE(ids))
+			return n;
+		l.start_id = ids[l.nr - 1] + 1;
+	}
+}
+
 /* Number of keys with a value, or -errno. */
 static inline long long lm_len(int fd, __u32 id)
 {
