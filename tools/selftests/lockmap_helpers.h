@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
 #include <linux/lockmap.h>
 
 #ifndef ARRAY_SIZE
@@ -354,6 +356,54 @@ static inline int lm_wait_held(int fd, __u32 map, const char *key,
 		if (lm_contains(fd, map, key, LOCKMAP_OPF_NOWAIT) == -EBUSY)
 			return 0;
 		usleep(200);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Reads /proc/<tid>/<file> (any thread's id works) into @buf: 0 or -1. */
+static inline int lm_read_proc(pid_t tid, const char *file, char *buf,
+			       size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+/*
+ * Waits until the task @tid sleeps interruptibly (state S: every ioctl wait
+ * for a key is interruptible) inside ioctl(..., @cmd, ...); returns 0, or
+ * -ETIMEDOUT after @timeout_us.  /proc/<tid>/syscall reports the call of a
+ * blocked task only, so a task on its way into the wait does not count.
+ */
+static inline int lm_wait_blocked(pid_t tid, unsigned long cmd,
+				  long long timeout_us)
+{
+	long long end = lm_now_us() + timeout_us;
+	unsigned long a0, a1;
+	char buf[512], *p;
+	long nr;
+
+	while (lm_now_us() < end) {
+		p = NULL;
+		if (!lm_read_proc(tid, "stat", buf, sizeof(buf)))
+			p = strrchr(buf, ')');
+		if (p && !strncmp(p, ") S ", 4) &&
+		    !lm_read_proc(tid, "syscall", buf, sizeof(buf)) &&
+		    sscanf(buf, "%ld %lx %lx", &nr, &a0, &a1) == 3 &&
+		    nr == SYS_ioctl && a1 == cmd)
+			return 0;
+		usleep(1000);
 	}
 	return -ETIMEDOUT;
 }

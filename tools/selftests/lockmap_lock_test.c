@@ -111,21 +111,38 @@ static int wait_exit(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * One shard, so that the other key shares the held key's shard: holding a
+ * key must not hold its shard (or anything wider) either.
+ */
 TEST_F(lk, hold_blocks_same_key_for_another_process)
 {
 	struct shared *s = shared_new();
-	char buf[16];
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_stats st;
+	char buf[16], name[LOCKMAP_NAME_LEN];
+	__u32 id;
 	pid_t pid;
 
 	ASSERT_NE(NULL, s);
-	pid = spawn_holder(self->name, self->id, "K", 2 * SEC, "A", s);
+	snprintf(name, sizeof(name), "lk1-%d", getpid());
+	lm_create_init(&c, variant->flags, 0, name);
+	c.nr_shards = 1;
+	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_CREATE, &c));
+	id = c.map_id;
+	ASSERT_EQ(0, lm_stats(self->fd, id, &st));
+	ASSERT_EQ(1, st.nr_shards);
+	pid = spawn_holder(name, id, "K", 2 * SEC, "A", s);
 	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	ASSERT_EQ(0, lm_wait_held(self->fd, id, "K", 20 * SEC));
 
-	/* another key: completes while A still holds K */
-	ASSERT_EQ(0, lm_puts(self->fd, self->id, "other", "B"));
+	/* another key, same shard: completes while A still holds K */
+	ASSERT_EQ(0, lm_puts(self->fd, id, "other", "B"));
 	EXPECT_EQ(0, atomic_load(&s->done));
-	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(1, lm_contains(self->fd, id, "other", 0));
+	EXPECT_EQ(0, lm_del(self->fd, id, "other"));
+	EXPECT_EQ(0, atomic_load(&s->done));
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, id, "K", LOCKMAP_OPF_NOWAIT));
 	EXPECT_EQ(0, atomic_load(&s->done));
 
 	/*
@@ -135,13 +152,13 @@ TEST_F(lk, hold_blocks_same_key_for_another_process)
 	{
 		struct lockmap_ioc_op op;
 
-		lm_op_str(&op, self->id, LOCKMAP_OP_APPEND, "K");
+		lm_op_str(&op, id, LOCKMAP_OP_APPEND, "K");
 		op.value = lm_ptr("B");
 		op.value_len = 1;
 		ASSERT_EQ(0, lm_op(self->fd, &op));
 		EXPECT_EQ(2, op.result);
 	}
-	EXPECT_EQ(2, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_EQ(2, lm_get(self->fd, id, "K", buf, sizeof(buf)));
 	EXPECT_STREQ("AB", buf);
 	EXPECT_EQ(0, wait_exit(pid));
 	EXPECT_EQ(0, atomic_load(&s->ret));
@@ -176,12 +193,14 @@ struct thr {
 	atomic_int done;
 	int ret;
 	pthread_t tid;
+	atomic_int task;	/* its thread id, for lm_wait_blocked() */
 };
 
 static void *hold_thread(void *arg)
 {
 	struct thr *t = arg;
 
+	atomic_store(&t->task, gettid());
 	t->ret = lm_hold(t->fd, t->id, t->key, t->usec, t->val);
 	atomic_store(&t->done, 1);
 	return NULL;
@@ -191,7 +210,10 @@ static void *get_thread(void *arg)
 {
 	struct thr *t = arg;
 	char buf[16];
-	long long n = lm_get(t->fd, t->id, t->key, buf, sizeof(buf));
+	long long n;
+
+	atomic_store(&t->task, gettid());
+	n = lm_get(t->fd, t->id, t->key, buf, sizeof(buf));
 
 	t->ret = n < 0 ? (int)n : 0;
 	atomic_store(&t->done, 1);
@@ -200,7 +222,7 @@ static void *get_thread(void *arg)
 
 TEST_F(lk, threads_of_one_file_contend_per_key)
 {
-	struct thr h = { self->fd, self->id, "K", 2 * SEC, "T", 0, 0, 0 };
+	struct thr h = { self->fd, self->id, "K", 2 * SEC, "T", 0, 0, 0, 0 };
 	struct lockmap_ioc_op op;
 	char buf[8];
 
@@ -523,9 +545,19 @@ static void poke_until_done(struct thr *t, long long usec)
 	}
 }
 
+/* Waits until @t's thread sleeps in ioctl(..., @cmd, ...) (a key wait). */
+static int thr_wait_blocked(struct thr *t, unsigned long cmd, long long usec)
+{
+	long long end = lm_now_us() + usec;
+
+	while (!atomic_load(&t->task) && lm_now_us() < end)
+		lm_sleep_us(1000);
+	return lm_wait_blocked(atomic_load(&t->task), cmd, end - lm_now_us());
+}
+
 TEST_F(lk, signal_ends_wait_with_nothing_held)
 {
-	struct thr w = { self->fd, self->id, "K", 0, NULL, 0, 0, 0 };
+	struct thr w = { self->fd, self->id, "K", 0, NULL, 0, 0, 0, 0 };
 	struct shared *s = shared_new();
 	char buf[8];
 	pid_t pid;
@@ -535,7 +567,8 @@ TEST_F(lk, signal_ends_wait_with_nothing_held)
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	ASSERT_EQ(0, pthread_create(&w.tid, NULL, get_thread, &w));
-	lm_sleep_us(100000);
+	ASSERT_EQ(0, thr_wait_blocked(&w, LOCKMAP_IOC_OP, 20 * SEC));
+	EXPECT_EQ(0, atomic_load(&w.done));
 	poke_until_done(&w, 10 * SEC);
 	pthread_join(w.tid, NULL);
 	EXPECT_EQ(-EINTR, w.ret);
@@ -551,7 +584,7 @@ TEST_F(lk, signal_ends_wait_with_nothing_held)
 
 TEST_F(lk, signal_ends_hold_without_applying)
 {
-	struct thr h = { self->fd, self->id, "K", 4 * SEC, "never", 0, 0, 0 };
+	struct thr h = { self->fd, self->id, "K", 4 * SEC, "never", 0, 0, 0, 0 };
 	long long t0;
 
 	t0 = lm_now_us();
@@ -569,6 +602,8 @@ TEST_F(lk, signal_ends_hold_without_applying)
 struct bthr {
 	struct thr t;
 	struct lockmap_ioc_batch b;
+	struct lockmap_ioc_key keys[LOCKMAP_DEFAULT_MAX_BATCH_KEYS];
+	char names[LOCKMAP_DEFAULT_MAX_BATCH_KEYS][8];
 	struct lockmap_ioc_op ops[2];
 };
 
@@ -576,48 +611,77 @@ static void *batch_thread(void *arg)
 {
 	struct bthr *bt = arg;
 
+	atomic_store(&bt->t.task, gettid());
 	bt->t.ret = lm_batch(bt->t.fd, &bt->b);
 	atomic_store(&bt->t.done, 1);
 	return NULL;
 }
 
+/*
+ * A batch of 31 free keys and a held one: while it waits for the held key
+ * it holds none of the others (it released them to wait for that key
+ * alone), and a signal ends it with nothing held or inserted.  The keys
+ * are taken in the map's (seeded) hash order: a batch that kept the keys
+ * it had taken would show none of them busy only when "held" came first,
+ * with probability 1/32.
+ */
 TEST_F(lk, signal_ends_batch_wait_releasing_taken_keys)
 {
 	struct shared *s = shared_new();
-	struct bthr bt;
-	int i, busy;
+	struct bthr *bt = calloc(1, sizeof(*bt));
+	int i, busy, nr;
 	pid_t pid;
 
 	ASSERT_NE(NULL, s);
+	ASSERT_NE(NULL, bt);
+	nr = lm_param("max_batch_keys", LOCKMAP_DEFAULT_MAX_BATCH_KEYS);
+	if (nr > LOCKMAP_DEFAULT_MAX_BATCH_KEYS)
+		nr = LOCKMAP_DEFAULT_MAX_BATCH_KEYS;
+	ASSERT_LE(2, nr);
 	pid = spawn_holder(self->name, self->id, "held", 3 * SEC, NULL, s);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "held", 20 * SEC));
-	memset(&bt, 0, sizeof(bt));
-	bt.t.fd = self->fd;
-	/* a batch over several free keys and the held one */
-	lm_op_str(&bt.ops[0], self->id, LOCKMAP_OP_INSERT, "free1");
-	lm_op_str(&bt.ops[1], self->id, LOCKMAP_OP_INSERT, "held");
-	lm_batch_init(&bt.b, self->id, NULL, 0, bt.ops, 2);
-	ASSERT_EQ(0, pthread_create(&bt.t.tid, NULL, batch_thread, &bt));
-	lm_sleep_us(100000);
-	poke_until_done(&bt.t, 10 * SEC);
-	pthread_join(bt.t.tid, NULL);
-	EXPECT_EQ(-EINTR, bt.t.ret);
-	EXPECT_EQ(0, atomic_load(&s->done));
-	/* whatever the batch had locked is free again, nothing inserted */
-	for (i = 0, busy = 0; i < 20; i++)
-		busy += lm_contains(self->fd, self->id, "free1",
+	bt->t.fd = self->fd;
+	for (i = 0; i < nr; i++) {
+		if (i < nr - 1)
+			snprintf(bt->names[i], sizeof(bt->names[i]), "free%d", i);
+		else
+			snprintf(bt->names[i], sizeof(bt->names[i]), "held");
+		bt->keys[i].key = lm_ptr(bt->names[i]);
+		bt->keys[i].len = strlen(bt->names[i]);
+	}
+	lm_op_str(&bt->ops[0], self->id, LOCKMAP_OP_INSERT, "free0");
+	lm_op_str(&bt->ops[1], self->id, LOCKMAP_OP_INSERT, "held");
+	lm_batch_init(&bt->b, self->id, bt->keys, nr, bt->ops, 2);
+	ASSERT_EQ(0, pthread_create(&bt->t.tid, NULL, batch_thread, bt));
+	ASSERT_EQ(0, thr_wait_blocked(&bt->t, LOCKMAP_IOC_BATCH, 20 * SEC));
+	/* blocked on "held": every other key of the batch is free */
+	for (i = 0, busy = 0; i < nr - 1; i++)
+		busy += lm_contains(self->fd, self->id, bt->names[i],
 				    LOCKMAP_OPF_NOWAIT) == -EBUSY;
 	EXPECT_EQ(0, busy);
-	EXPECT_EQ(0, lm_contains(self->fd, self->id, "free1", 0));
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "held",
+				      LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, atomic_load(&bt->t.done));
+	poke_until_done(&bt->t, 10 * SEC);
+	pthread_join(bt->t.tid, NULL);
+	EXPECT_EQ(-EINTR, bt->t.ret);
+	EXPECT_EQ(0, atomic_load(&s->done));
+	/* after the signal too: nothing held, nothing inserted */
+	for (i = 0, busy = 0; i < nr - 1; i++)
+		busy += lm_contains(self->fd, self->id, bt->names[i],
+				    LOCKMAP_OPF_NOWAIT) == -EBUSY;
+	EXPECT_EQ(0, busy);
+	EXPECT_EQ(0, lm_contains(self->fd, self->id, "free0", 0));
 	EXPECT_EQ(0, wait_exit(pid));
 	EXPECT_EQ(0, lm_len(self->fd, self->id));
+	free(bt);
 }
 
 TEST_F(lk, close_while_holding)
 {
 	int fd2 = lm_open();
-	struct thr h = { fd2, self->id, "K", SEC, "late", 0, 0, 0 };
+	struct thr h = { fd2, self->id, "K", SEC, "late", 0, 0, 0, 0 };
 	struct lockmap_ioc_stats st;
 	char buf[8];
 
@@ -641,7 +705,7 @@ TEST_F(lk, close_last_file_while_holding)
 {
 	/* the map lives only in fd2, which is closed under the hold */
 	int fd2 = lm_open(), id2;
-	struct thr h = { fd2, 0, "K", SEC, "late", 0, 0, 0 };
+	struct thr h = { fd2, 0, "K", SEC, "late", 0, 0, 0, 0 };
 	struct lockmap_ioc_stats st;
 	long long t_end;
 
@@ -667,7 +731,7 @@ TEST_F(lk, close_last_file_while_holding)
 TEST_F(lk, close_while_waiting)
 {
 	int fd2 = lm_open();
-	struct thr w = { fd2, self->id, "K", 0, NULL, 0, 0, 0 };
+	struct thr w = { fd2, self->id, "K", 0, NULL, 0, 0, 0, 0 };
 	struct shared *s = shared_new();
 	pid_t pid;
 
@@ -678,7 +742,7 @@ TEST_F(lk, close_while_waiting)
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	ASSERT_EQ(0, pthread_create(&w.tid, NULL, get_thread, &w));
-	lm_sleep_us(100000);
+	ASSERT_EQ(0, thr_wait_blocked(&w, LOCKMAP_IOC_OP, 20 * SEC));
 	EXPECT_EQ(0, close(fd2));
 	pthread_join(w.tid, NULL);
 	/* the waiter got the value once the holder was done */
@@ -722,9 +786,10 @@ TEST_F(lk, kill_waiter_leaves_key_usable)
 	/* the waiter wants K too (a zero-length hold that would insert "W") */
 	waiter = spawn_holder(self->name, self->id, "K", 0, "W", s2);
 	ASSERT_LT(0, waiter);
-	while (!atomic_load(&s2->started))
-		lm_sleep_us(1000);
-	lm_sleep_us(100000);
+	/* killed while it waits for K in the kernel, not before */
+	ASSERT_EQ(0, lm_wait_blocked(waiter, LOCKMAP_IOC_HOLD, 20 * SEC));
+	EXPECT_EQ(0, atomic_load(&s2->done));
+	EXPECT_EQ(0, atomic_load(&s->done));
 	ASSERT_EQ(0, kill(waiter, SIGKILL));
 	EXPECT_EQ(128 + SIGKILL, wait_exit(waiter));
 	EXPECT_EQ(0, atomic_load(&s2->done));
