@@ -770,6 +770,41 @@ static void print_hist(void)
 	}
 }
 
+/*
+ * The fuzzer reaches the success paths, not only the checks at the door:
+ * every real command succeeded, in at least 2% of its calls (a fuzzer bug,
+ * or a kernel refusing everything, fails here; each command succeeds in
+ * 12% or more of its calls in a healthy run).  Only for runs long enough
+ * that each command gets a hundred calls or more; returns how many
+ * commands fell short.
+ */
+#define MIN_CALLS_FOR_OK_CHECK	10000
+
+static int check_successes(void)
+{
+	unsigned int nr;
+	int bad = 0;
+
+	if (total_calls < MIN_CALLS_FOR_OK_CHECK) {
+		printf("# %ld calls: too few to require a success per command\n",
+		       total_calls);
+		return 0;
+	}
+	for (nr = 0; nr < NR_CMDS; nr++) {
+		long ok = atomic_load(&hist[nr][0]), all = 0;
+		unsigned int e;
+
+		for (e = 0; e < NR_ERRNO; e++)
+			all += atomic_load(&hist[nr][e]);
+		if (ok > 0 && ok * 50 >= all)
+			continue;
+		printf("# %s succeeded in %ld of %ld calls\n", cmd_names[nr],
+		       ok, all);
+		bad++;
+	}
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seed = DEFAULT_SEED;
@@ -888,6 +923,7 @@ int main(int argc, char **argv)
 	       atomic_load(&calls_done), atomic_load(&specials), dt / 1e6,
 	       atomic_load(&calls_done) * 1e6 / (dt ? dt : 1));
 	print_hist();
+	bad += check_successes();
 
 	for (i = 0; i < NR_FDS; i++)
 		close(fds[i]);
