@@ -974,29 +974,67 @@ static int fail_alloc_set(const char *knob, const char *val)
 	return lm_write_file(path, val);
 }
 
+/* Reads one knob of the fault injection into @buf: 0, or -1. */
+static int fail_alloc_get(const char *knob, char *buf, size_t size)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), LM_FAIL_ALLOC "%s", knob);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
 /*
  * Running out of memory is no operation's error: failed_index names none.
- * Needs the module's fault injection (the debug 6.12 kernel has it).
+ * Needs the module's fault injection (the debug 6.12 kernel has it).  The
+ * knobs get their old values back, whatever happens in between: later
+ * tests in this boot must not run with them changed.
  */
 TEST_F(map, batch_nomem_blames_no_op)
 {
+	static const char *const knobs[] = {
+		"verbose", "interval", "times", "probability",
+	};
+	static const char *const inject[] = { "0", "1", "1", "100" };
+	char saved[ARRAY_SIZE(knobs)][32], now[32];
 	struct lockmap_ioc_op op;
 	struct lockmap_ioc_batch b;
+	unsigned int i;
+	int set = 0;
 
 	if (access(LM_FAIL_ALLOC, F_OK))
 		SKIP(return, "no fault injection in this kernel");
+	for (i = 0; i < ARRAY_SIZE(knobs); i++)
+		ASSERT_EQ(0, fail_alloc_get(knobs[i], saved[i], sizeof(saved[i])));
 	lm_op_str(&op, self->id, LOCKMAP_OP_INSERT, "k");
 	op.value = lm_ptr("v");
 	op.value_len = 1;
 	lm_batch_init(&b, self->id, NULL, 0, &op, 1);
 	/* The next allocation fails: the copy of the op's key. */
-	ASSERT_EQ(0, fail_alloc_set("verbose", "0"));
-	ASSERT_EQ(0, fail_alloc_set("interval", "1"));
-	ASSERT_EQ(0, fail_alloc_set("times", "1"));
-	ASSERT_EQ(0, fail_alloc_set("probability", "100"));
-	EXPECT_EQ(-ENOMEM, lm_batch(self->fd, &b));
-	EXPECT_EQ(0xffffffffU, b.failed_index);
-	ASSERT_EQ(0, fail_alloc_set("probability", "0"));
+	for (i = 0; i < ARRAY_SIZE(knobs) && !set; i++)
+		set = fail_alloc_set(knobs[i], inject[i]);
+	EXPECT_EQ(0, set);
+	if (!set) {
+		EXPECT_EQ(-ENOMEM, lm_batch(self->fd, &b));
+		EXPECT_EQ(0xffffffffU, b.failed_index);
+	}
+	/* probability first: nothing fails from here on */
+	for (i = ARRAY_SIZE(knobs); i-- > 0;)
+		EXPECT_EQ(0, fail_alloc_set(knobs[i], saved[i]));
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		ASSERT_EQ(0, fail_alloc_get(knobs[i], now, sizeof(now)));
+		EXPECT_STREQ(saved[i], now) TH_LOG("knob %s", knobs[i]);
+	}
+	ASSERT_EQ(0, set);
 	EXPECT_EQ(0, lm_contains(self->fd, self->id, "k", 0));
 	EXPECT_EQ(0, lm_batch(self->fd, &b));
 	EXPECT_EQ(1, lm_contains(self->fd, self->id, "k", 0));
