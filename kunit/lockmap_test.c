@@ -18,6 +18,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include <trace/events/kmem.h>
+
 #include "lockmap_kunit.h"
 
 /* Returned by lm_getv() when the key has no value. */
@@ -74,6 +76,36 @@ static size_t lm_slots(struct lockmap *map)
 	return st.slots;
 }
 
+static u32 lm_key_hash(struct lockmap *map, u64 key)
+{
+	struct lockmap_lookup l;
+
+	return lockmap_prepare(map, &key, sizeof(key), &l) ?: l.hash;
+}
+
+static struct lockmap_shard *lm_key_shard(struct lockmap *map, u64 key)
+{
+	return lockmap_shard_of(map, lm_key_hash(map, key));
+}
+
+/*
+ * The first key from @from on that is (@same) or is not in @key's shard
+ * (white box); fails @test if none of the next 64 Ki keys is.
+ */
+static u64 lm_key_near(struct kunit *test, struct lockmap *map, u64 key,
+		       u64 from, bool same)
+{
+	struct lockmap_shard *s = lm_key_shard(map, key);
+	u64 k;
+
+	for (k = from; k < from + 64 * 1024; k++)
+		if (k != key && (lm_key_shard(map, k) == s) == same)
+			return k;
+	KUNIT_ASSERT_TRUE_MSG(test, false, "no key %s key %llu's shard",
+			      same ? "in" : "outside", key);
+	return 0;
+}
+
 static void lm_destroy_fn(void *map)
 {
 	lockmap_destroy(map);
@@ -92,6 +124,8 @@ struct lm_op {
 	unsigned int visits;
 	u64 sum;
 	bool locked;
+	unsigned int busy;	/* lm_th_incr: keys found held */
+	struct completion *start;	/* lm_th_incr: the start gate */
 	struct completion held;
 	struct completion release;
 };
@@ -415,6 +449,58 @@ static void lm_test_create_nr_shards(struct kunit *test)
 }
 
 /* Key/value calls */
+
+/*
+ * Hashing is seeded per map: two maps made alike hash the same keys
+ * differently, for 8-byte keys (their own hash call) and others alike, and
+ * the entries a map stores carry its own hash (white box).  16 keys whose
+ * 32-bit hashes collide by chance in both maps: about 2^-60 for two.
+ */
+#define LM_SEED_KEYS	16
+
+static void lm_test_hash_seeded(struct kunit *test)
+{
+	struct lm_ctx *ca = lm_ctx_new(test), *cb = lm_ctx_new(test);
+	struct lm_ctx *cc = lm_ctx_new(test), *cd = lm_ctx_new(test);
+	struct lockmap_params vp = {
+		.max_key_len = 16,
+		.free_value = lm_val_free,
+	};
+	struct lockmap *a = lm_map(test, ca, 0), *b = lm_map(test, cb, 0);
+	struct lockmap *c = lm_create(test, cc, &vp);
+	struct lockmap *d = lm_create(test, cd, &vp);
+	unsigned int same = 0, same_var = 0;
+	struct lockmap_lookup lc, ld;
+	struct lockmap_entry *e;
+	char key[24];
+	u32 hash;
+	u64 k;
+
+	for (k = 0; k < LM_SEED_KEYS; k++) {
+		same += lm_key_hash(a, k) == lm_key_hash(b, k);
+		snprintf(key, sizeof(key), "key%02llu", k);
+		KUNIT_ASSERT_EQ(test, lockmap_prepare(c, key, 5, &lc), 0);
+		KUNIT_ASSERT_EQ(test, lockmap_prepare(d, key, 5, &ld), 0);
+		same_var += lc.hash == ld.hash;
+	}
+	KUNIT_EXPECT_LE(test, same, 1);
+	KUNIT_EXPECT_LE(test, same_var, 1);
+	KUNIT_EXPECT_TRUE(test, a->seed.key[0] || a->seed.key[1]);
+	KUNIT_EXPECT_TRUE(test, c->seed.key[0] || c->seed.key[1]);
+
+	/* What the maps store and look up by is that hash. */
+	e = lockmap_entry(a, LM_KEY(3), LM_KLEN);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	hash = e->hash;
+	lockmap_entry_unlock(a, e);
+	KUNIT_EXPECT_EQ(test, hash, lm_key_hash(a, 3));
+	e = lockmap_entry(d, "key03", 5);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	hash = e->hash;
+	lockmap_entry_unlock(d, e);
+	KUNIT_ASSERT_EQ(test, lockmap_prepare(d, "key03", 5, &ld), 0);
+	KUNIT_EXPECT_EQ(test, hash, ld.hash);
+}
 
 static void lm_test_insert_get_basic(struct kunit *test)
 {
@@ -919,6 +1005,10 @@ static void lm_test_held_empty_invisible(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), 1);
 }
 
+/*
+ * The other key is one in the held key's shard: holding a key must not hold
+ * its shard (or the map) too.
+ */
 static void lm_test_held_blocks_same_key_only(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -929,10 +1019,13 @@ static void lm_test_held_blocks_same_key_only(struct kunit *test)
 	struct lockmap_entry *e;
 	bool blocked, other_done, still_waiting;
 	unsigned int users;
+	u64 other;
 
+	KUNIT_ASSERT_GT(test, map->shard_mask, 0);
+	other = lm_key_near(test, map, 1, 2, true);
 	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 1), 0);
 	lm_op_init(&o1, ctx, 1);
-	lm_op_init(&o2, ctx, 2);
+	lm_op_init(&o2, ctx, other);
 	o2.val = lm_val_new(test, ctx, 2);
 	e = lockmap_entry(map, LM_KEY(1), LM_KLEN);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
@@ -940,7 +1033,7 @@ static void lm_test_held_blocks_same_key_only(struct kunit *test)
 	lm_thread_start(test, &t1, lm_th_get, &o1);
 	blocked = lm_thread_wait_blocked(&t1);
 	users = lm_key_users(map, 1);
-	/* Another key goes on while key 1 is held. */
+	/* Another key of the same shard goes on while key 1 is held. */
 	lm_thread_start(test, &t2, lm_th_insert, &o2);
 	other_done = lm_thread_join(&t2);
 	still_waiting = !completion_done(&t1.done);
@@ -958,7 +1051,7 @@ static void lm_test_held_blocks_same_key_only(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, still_waiting);
 	KUNIT_EXPECT_EQ(test, t1.ret, 0);
 	KUNIT_EXPECT_EQ(test, o1.out, 1000);
-	KUNIT_EXPECT_EQ(test, lm_getv(map, 2), 2);
+	KUNIT_EXPECT_EQ(test, lm_getv(map, other), 2);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 1);
 	KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 1);
 }
@@ -1061,6 +1154,213 @@ static void lm_test_try_entry(struct kunit *test)
 	lockmap_entry_unlock(map, e);
 	KUNIT_EXPECT_EQ(test, lm_slots(map), 1);
 	KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 1);
+}
+
+/* lockdep (white box) */
+
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+static struct lockdep_map *lm_dep_map(struct lockmap *map,
+				      struct lockmap_entry *e)
+{
+	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
+		return &e->rt_mutex.dep_map;
+	return &e->mutex.dep_map;
+}
+
+/* The lock class key of a key's lock, read while this task holds it. */
+static struct lock_class_key *lm_key_class(struct kunit *test,
+					   struct lockmap *map, u64 key)
+{
+	struct lockmap_entry *e = lockmap_entry(map, LM_KEY(key), LM_KLEN);
+	struct lock_class_key *class;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	class = lm_dep_map(map, e)->key;
+	lockmap_entry_unlock(map, e);
+	return class;
+}
+#endif
+
+/*
+ * Each map has a lock class of its own, shared by all its keys, whether
+ * they had a value or not, and validated (not lockdep's no-validate class):
+ * what lets lockdep report a key locked twice, two keys of a map locked
+ * outside a batch, and an ABBA across maps.
+ */
+static void lm_test_lockdep_class(struct kunit *test)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	struct lm_ctx *ca = lm_ctx_new(test), *cb = lm_ctx_new(test);
+	struct lockmap *a = lm_map(test, ca, 0), *b = lm_map(test, cb, 0);
+	struct lock_class_key *novalidate = &__lockdep_no_validate__;
+	struct lock_class_key *a1, *a2, *a9, *b1;
+
+	KUNIT_ASSERT_EQ(test, lm_put(test, ca, 1, 1), 0);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ca, 2, 2), 0);
+	KUNIT_ASSERT_EQ(test, lm_put(test, cb, 1, 1), 0);
+	a1 = lm_key_class(test, a, 1);
+	a2 = lm_key_class(test, a, 2);
+	a9 = lm_key_class(test, a, 9);		/* no value: a new entry */
+	b1 = lm_key_class(test, b, 1);
+
+	KUNIT_EXPECT_NOT_NULL(test, a1);
+	KUNIT_EXPECT_PTR_EQ(test, a1, a2);
+	KUNIT_EXPECT_PTR_EQ(test, a1, a9);
+	KUNIT_EXPECT_PTR_NE(test, a1, b1);
+	KUNIT_EXPECT_PTR_NE(test, a1, novalidate);
+	KUNIT_EXPECT_PTR_NE(test, b1, novalidate);
+#else
+	kunit_skip(test, "needs CONFIG_DEBUG_LOCK_ALLOC");
+#endif
+}
+
+/*
+ * lockdep tracks a key as held by this task from every way of locking it:
+ * the try-lock fast path (lockmap_entry() and lockmap_try_entry() of a
+ * valued key nobody holds), the slow path (a new key) and a batch; and as
+ * free after the unlock.  Only valued keys are probed after the unlock:
+ * an empty key's entry goes away with it.
+ */
+static void lm_test_lockdep_held(struct kunit *test)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap *map = lm_map(test, ctx, 0);
+	struct lockmap_key keys[2];
+	struct lockmap_entry *e, *e2;
+	struct lockdep_map *dm, *dm2;
+	struct lockmap_batch *b;
+	u64 k1 = 1, k2 = 2;
+
+	KUNIT_ASSERT_TRUE_MSG(test, debug_locks, "lockdep is off");
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 1), 0);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 2, 2), 0);
+
+	e = lockmap_entry(map, LM_KEY(1), LM_KLEN);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	dm = lm_dep_map(map, e);
+	KUNIT_EXPECT_EQ_MSG(test, lock_is_held(dm), 1, "lockmap_entry()");
+	lockmap_entry_unlock(map, e);
+	KUNIT_EXPECT_EQ(test, lock_is_held(dm), 0);
+
+	e = lockmap_try_entry(map, LM_KEY(1), LM_KLEN);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	KUNIT_EXPECT_EQ_MSG(test, lock_is_held(dm), 1, "lockmap_try_entry()");
+	lockmap_entry_unlock(map, e);
+	KUNIT_EXPECT_EQ(test, lock_is_held(dm), 0);
+
+	e = lockmap_entry_interruptible(map, LM_KEY(1), LM_KLEN);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	KUNIT_EXPECT_EQ_MSG(test, lock_is_held(dm), 1,
+			    "lockmap_entry_interruptible()");
+	lockmap_entry_unlock(map, e);
+	KUNIT_EXPECT_EQ(test, lock_is_held(dm), 0);
+
+	/* An absent key: created, then locked on the slow path. */
+	e = lockmap_entry(map, LM_KEY(9), LM_KLEN);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	KUNIT_EXPECT_EQ_MSG(test, lock_is_held(lm_dep_map(map, e)), 1,
+			    "lockmap_entry() of a new key");
+	lockmap_entry_unlock(map, e);
+
+	keys[0] = (struct lockmap_key){ &k1, sizeof(k1) };
+	keys[1] = (struct lockmap_key){ &k2, sizeof(k2) };
+	b = lockmap_batch_lock(map, keys, ARRAY_SIZE(keys), LOCKMAP_WAIT);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
+	e = lockmap_batch_find(b, &k1, sizeof(k1));
+	e2 = lockmap_batch_find(b, &k2, sizeof(k2));
+	KUNIT_ASSERT_NOT_NULL(test, e);
+	KUNIT_ASSERT_NOT_NULL(test, e2);
+	dm = lm_dep_map(map, e);
+	dm2 = lm_dep_map(map, e2);
+	KUNIT_EXPECT_EQ_MSG(test, lock_is_held(dm), 1, "batch, first key");
+	KUNIT_EXPECT_EQ_MSG(test, lock_is_held(dm2), 1, "batch, second key");
+	lockmap_batch_unlock(map, b);
+	KUNIT_EXPECT_EQ(test, lock_is_held(dm), 0);
+	KUNIT_EXPECT_EQ(test, lock_is_held(dm2), 0);
+#else
+	kunit_skip(test, "needs CONFIG_DEBUG_LOCK_ALLOC");
+#endif
+}
+
+/* Priority inheritance */
+
+/* lm_th_hold(), then op->out = the task's priority just after the unlock. */
+static int lm_th_hold_prio(struct lm_thread *t)
+{
+	struct lm_op *op = t->arg;
+	int ret = lm_th_hold(t);
+
+	op->out = READ_ONCE(current->prio);
+	return ret;
+}
+
+/* Becomes SCHED_FIFO, then locks op->key. */
+static int lm_th_lock_fifo(struct lm_thread *t)
+{
+	sched_set_fifo(current);
+	return lm_th_lock(t);
+}
+
+/* Waits up to 5 s for @task's priority to become real-time. */
+static int lm_wait_boost(struct task_struct *task)
+{
+	int i, prio = READ_ONCE(task->prio);
+
+	for (i = 0; i < 5000 && prio >= MAX_RT_PRIO; i++) {
+		usleep_range(500, 1000);
+		prio = READ_ONCE(task->prio);
+	}
+	return prio;
+}
+
+/*
+ * A SCHED_NORMAL kthread holds a key; a SCHED_FIFO one waits for it.  An
+ * rt_mutex map's holder runs at the waiter's priority until it unlocks (the
+ * reason for the lock kind); a mutex map's holder is not boosted, except on
+ * PREEMPT_RT, where a mutex is an rt_mutex too.
+ */
+static void lm_test_priority_inheritance(struct kunit *test)
+{
+	bool pi = lm_lock_kind(test) == LOCKMAP_LOCK_RT_MUTEX ||
+		  IS_ENABLED(CONFIG_PREEMPT_RT);
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lm_thread th = {}, tw = {};
+	int normal, boosted, waiter;
+	struct lm_op oh, ow;
+	bool held, blocked;
+
+	lm_map(test, ctx, 0);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 1), 0);
+	lm_op_init(&oh, ctx, 1);
+	lm_op_init(&ow, ctx, 1);
+	lm_thread_start(test, &th, lm_th_hold_prio, &oh);
+	held = wait_for_completion_timeout(&oh.held, 10 * HZ) && oh.locked;
+	normal = READ_ONCE(th.task->prio);
+	lm_thread_start(test, &tw, lm_th_lock_fifo, &ow);
+	blocked = lm_thread_wait_blocked(&tw);
+	waiter = READ_ONCE(tw.task->prio);
+	if (pi) {
+		boosted = lm_wait_boost(th.task);
+	} else {
+		msleep(20);
+		boosted = READ_ONCE(th.task->prio);
+	}
+	lm_release(test, &th, &oh);
+	lm_join(test, &tw);
+
+	KUNIT_EXPECT_TRUE(test, held);
+	KUNIT_EXPECT_TRUE(test, blocked);
+	KUNIT_EXPECT_GE(test, normal, MAX_RT_PRIO);
+	KUNIT_EXPECT_LT(test, waiter, MAX_RT_PRIO);
+	if (pi)
+		KUNIT_EXPECT_EQ_MSG(test, boosted, waiter, "holder not boosted");
+	else
+		KUNIT_EXPECT_EQ_MSG(test, boosted, normal, "holder boosted");
+	/* Back to normal as soon as it let go. */
+	KUNIT_EXPECT_EQ(test, (int)oh.out, normal);
+	KUNIT_EXPECT_EQ(test, th.ret, 0);
+	KUNIT_EXPECT_EQ(test, tw.ret, 0);
 }
 
 /* Runs a kthread waiting with @wait for key 1, which this task holds. */
@@ -1312,6 +1612,8 @@ struct lm_batch_worker {
 	u64 k[LM_BATCH_SPAN + 1];
 	struct lockmap_key keys[LM_BATCH_SPAN + 1];
 	unsigned int bad;
+	unsigned int busy;	/* batches that found a key held */
+	struct completion *start;
 };
 
 static int lm_th_batch_incr(struct lm_thread *t)
@@ -1320,11 +1622,18 @@ static int lm_th_batch_incr(struct lm_thread *t)
 	struct lockmap *map = w->ctx->map;
 	unsigned int i, j;
 
+	wait_for_completion(w->start);
 	for (i = 0; i < LM_BATCH_ITERS; i++) {
 		struct lockmap_batch *b;
 
 		b = lockmap_batch_lock(map, w->keys, ARRAY_SIZE(w->keys),
-				       LOCKMAP_WAIT);
+				       LOCKMAP_NOWAIT);
+		if (PTR_ERR_OR_ZERO(b) == -EBUSY) {
+			w->busy++;
+			b = lockmap_batch_lock(map, w->keys,
+					       ARRAY_SIZE(w->keys),
+					       LOCKMAP_WAIT);
+		}
 		if (IS_ERR(b))
 			return PTR_ERR(b);
 		if (lockmap_batch_count(b) != LM_BATCH_SPAN)
@@ -1340,9 +1649,11 @@ static int lm_th_batch_incr(struct lm_thread *t)
 				w->bad++;
 				continue;
 			}
+			/* Widen the read-modify-write window; sleep in it. */
 			old = READ_ONCE(v->v);
-			if (!(i % 16))
-				cond_resched();
+			udelay(2);
+			if (!(i % 16) && !j)
+				usleep_range(10, 20);
 			WRITE_ONCE(v->v, old + 1);
 		}
 		lockmap_batch_unlock(map, b);
@@ -1355,9 +1666,10 @@ static void lm_test_batch_concurrent(struct kunit *test)
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	struct lockmap *map = lm_map(test, ctx, 0);
 	u64 expect[LM_BATCH_KEYS] = {};
+	DECLARE_COMPLETION_ONSTACK(start);
 	struct lm_batch_worker *w;
+	unsigned int i, j, busy = 0;
 	struct lm_thread *t;
-	unsigned int i, j;
 
 	w = kunit_kcalloc(test, LM_BATCH_THREADS, sizeof(*w), GFP_KERNEL);
 	t = kunit_kcalloc(test, LM_BATCH_THREADS, sizeof(*t), GFP_KERNEL);
@@ -1368,6 +1680,7 @@ static void lm_test_batch_concurrent(struct kunit *test)
 	/* Overlapping windows of keys; odd threads list them backwards. */
 	for (i = 0; i < LM_BATCH_THREADS; i++) {
 		w[i].ctx = ctx;
+		w[i].start = &start;
 		for (j = 0; j < LM_BATCH_SPAN; j++) {
 			unsigned int pos = i & 1 ? LM_BATCH_SPAN - 1 - j : j;
 
@@ -1381,13 +1694,17 @@ static void lm_test_batch_concurrent(struct kunit *test)
 	}
 	for (i = 0; i < LM_BATCH_THREADS; i++)
 		lm_thread_start(test, &t[i], lm_th_batch_incr, &w[i]);
+	complete_all(&start);
 	for (i = 0; i < LM_BATCH_THREADS; i++)
 		lm_join(test, &t[i]);
 
 	for (i = 0; i < LM_BATCH_THREADS; i++) {
 		KUNIT_EXPECT_EQ(test, t[i].ret, 0);
 		KUNIT_EXPECT_EQ(test, w[i].bad, 0);
+		busy += w[i].busy;
 	}
+	/* The batches did contend: they locked keys others held. */
+	KUNIT_EXPECT_GT(test, busy, 0);
 	for (i = 0; i < LM_BATCH_KEYS; i++) {
 		KUNIT_EXPECT_EQ(test, lm_getv(map, i), expect[i]);
 		KUNIT_EXPECT_EQ(test, lm_key_users(map, i), 1);
@@ -1494,13 +1811,18 @@ static int lm_th_incr(struct lm_thread *t)
 	struct lockmap *map = op->ctx->map;
 	unsigned int i;
 
+	wait_for_completion(op->start);
 	for (i = 0; i < LM_INC_ITERS; i++) {
 		u64 key = (i + op->key) % LM_INC_KEYS;
 		struct lockmap_entry *e;
 		struct lm_val *v;
 		u64 old;
 
-		e = lockmap_entry(map, LM_KEY(key), LM_KLEN);
+		e = lockmap_try_entry(map, LM_KEY(key), LM_KLEN);
+		if (PTR_ERR_OR_ZERO(e) == -EBUSY) {
+			op->busy++;
+			e = lockmap_entry(map, LM_KEY(key), LM_KLEN);
+		}
 		if (IS_ERR(e))
 			return PTR_ERR(e);
 		v = lockmap_entry_value(e);
@@ -1508,9 +1830,11 @@ static int lm_th_incr(struct lm_thread *t)
 			lockmap_entry_unlock(map, e);
 			return -ENOENT;
 		}
+		/* Widen the read-modify-write window; sleep in it. */
 		old = READ_ONCE(v->v);
-		if (!(i % 16))
-			cond_resched();
+		udelay(1);
+		if (!(i % 64))
+			usleep_range(10, 20);
 		WRITE_ONCE(v->v, old + 1);
 		lockmap_entry_unlock(map, e);
 	}
@@ -1522,9 +1846,10 @@ static void lm_test_concurrent_increments(struct kunit *test)
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	struct lockmap *map = lm_map(test, ctx, 0);
 	u64 expect[LM_INC_KEYS] = {};
+	DECLARE_COMPLETION_ONSTACK(start);
+	unsigned int i, j, busy = 0;
 	struct lm_thread *t;
 	struct lm_op *op;
-	unsigned int i, j;
 	u64 total = 0;
 
 	t = kunit_kcalloc(test, LM_INC_THREADS, sizeof(*t), GFP_KERNEL);
@@ -1535,16 +1860,22 @@ static void lm_test_concurrent_increments(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, lm_put(test, ctx, i, 0), 0);
 	for (i = 0; i < LM_INC_THREADS; i++) {
 		lm_op_init(&op[i], ctx, i);
+		op[i].start = &start;
 		for (j = 0; j < LM_INC_ITERS; j++)
 			expect[(j + i) % LM_INC_KEYS]++;
 	}
 	for (i = 0; i < LM_INC_THREADS; i++)
 		lm_thread_start(test, &t[i], lm_th_incr, &op[i]);
+	complete_all(&start);
 	for (i = 0; i < LM_INC_THREADS; i++)
 		lm_join(test, &t[i]);
 
-	for (i = 0; i < LM_INC_THREADS; i++)
+	for (i = 0; i < LM_INC_THREADS; i++) {
 		KUNIT_EXPECT_EQ(test, t[i].ret, 0);
+		busy += op[i].busy;
+	}
+	/* The tasks did contend: they found keys others held. */
+	KUNIT_EXPECT_GT(test, busy, 0);
 	for (i = 0; i < LM_INC_KEYS; i++) {
 		u64 v = lm_getv(map, i);
 
@@ -1996,6 +2327,145 @@ static void lm_test_retain(struct kunit *test)
 	}
 }
 
+/*
+ * What a walk waiting for a held key leaves free: lm_th_others() inserts,
+ * reads and removes two new keys, one in the held key's shard and one in
+ * another, and reads an old key of each.
+ */
+struct lm_others {
+	struct lm_ctx *ctx;
+	u64 k[2];		/* new keys */
+	u64 old[2];		/* present keys, values 10 * key */
+	bool read_old;		/* not while a clear() may take them */
+};
+
+static int lm_th_others(struct lm_thread *t)
+{
+	struct lm_others *o = t->arg;
+	struct lockmap *map = o->ctx->map;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(o->k); i++) {
+		struct lm_val *val = kmalloc(sizeof(*val), GFP_KERNEL);
+
+		if (!val)
+			return -ENOMEM;
+		val->v = 77;
+		atomic_inc(&o->ctx->live);
+		if (lockmap_insert(map, LM_KEY(o->k[i]), LM_KLEN, val, NULL)) {
+			lm_val_free(val, o->ctx);
+			return 1;
+		}
+		if (lm_getv(map, o->k[i]) != 77)
+			return 2;
+		/* retain() may have marked it kept already */
+		if (o->read_old &&
+		    (lm_getv(map, o->old[i]) & ~LM_KEPT) != 10 * o->old[i])
+			return 3;
+	}
+	for (i = 0; i < ARRAY_SIZE(o->k); i++)
+		if (lockmap_remove(map, LM_KEY(o->k[i]), LM_KLEN, NULL))
+			return 4;
+	return 0;
+}
+
+enum lm_walk_kind { LM_FOR_EACH, LM_RETAIN, LM_CLEAR };
+
+/*
+ * A walk waiting for held key 5 holds nothing else: neither the map nor key
+ * 5's shard (its keys included), for each kind of walk.  Keys 0..7 hold
+ * 10 * key; then the walk ends as it would have without the detour.
+ */
+static void lm_walk_others_case(struct kunit *test, enum lm_walk_kind kind)
+{
+	static int (*const fn[])(struct lm_thread *t) = {
+		[LM_FOR_EACH] = lm_th_walk,
+		[LM_RETAIN] = lm_th_retain,
+		[LM_CLEAR] = lm_th_clear,
+	};
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap *map = lm_map(test, ctx, 0);
+	struct lm_thread th = {}, tw = {}, to = {};
+	struct lm_others o = { .ctx = ctx, .read_old = kind != LM_CLEAR };
+	bool held, blocked, others_done, waiting;
+	struct lm_op oh, ow;
+	u64 k;
+
+	KUNIT_ASSERT_GT(test, map->shard_mask, 0);
+	for (k = 0; k < LM_WALK_KEYS; k++)
+		KUNIT_ASSERT_EQ(test, lm_put(test, ctx, k, 10 * k), 0);
+	o.k[0] = lm_key_near(test, map, 5, 100, true);
+	o.k[1] = lm_key_near(test, map, 5, 100, false);
+	o.old[1] = lm_key_near(test, map, 5, 0, false);
+	KUNIT_ASSERT_LT(test, o.old[1], LM_WALK_KEYS);
+	/* An old key beside key 5 if there is one, else another. */
+	o.old[0] = lm_key_near(test, map, 5, 0, true);
+	if (o.old[0] >= LM_WALK_KEYS)
+		o.old[0] = o.old[1];
+	lm_op_init(&oh, ctx, 5);
+	lm_op_init(&ow, ctx, 0);
+
+	held = lm_hold(test, &th, &oh);
+	lm_thread_start(test, &tw, fn[kind], &ow);
+	blocked = lm_thread_wait_blocked(&tw);
+	lm_thread_start(test, &to, lm_th_others, &o);
+	others_done = lm_thread_join(&to);
+	waiting = !completion_done(&tw.done);
+	lm_release(test, &th, &oh);
+	lm_join(test, &tw);
+	if (!others_done)
+		lm_join(test, &to);
+
+	KUNIT_EXPECT_TRUE(test, held);
+	KUNIT_EXPECT_TRUE(test, blocked);
+	KUNIT_EXPECT_TRUE_MSG(test, others_done,
+			      "other keys waited for the walk");
+	KUNIT_EXPECT_EQ(test, to.ret, 0);
+	KUNIT_EXPECT_TRUE(test, waiting);
+	KUNIT_EXPECT_EQ(test, tw.ret, 0);
+	for (k = 0; k < ARRAY_SIZE(o.k); k++)
+		KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(o.k[k]),
+						       LM_KLEN), 0);
+	switch (kind) {
+	case LM_FOR_EACH:
+		/* Each old key at least once (a resize may show one twice). */
+		KUNIT_EXPECT_GE(test, ow.visits, LM_WALK_KEYS);
+		KUNIT_EXPECT_EQ(test, lockmap_len(map), LM_WALK_KEYS);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 2);
+		break;
+	case LM_RETAIN:
+		KUNIT_EXPECT_GE(test, ow.visits, LM_WALK_KEYS);
+		KUNIT_EXPECT_EQ(test, lockmap_len(map), LM_WALK_KEYS);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 2);
+		for (k = 0; k < LM_WALK_KEYS; k++)
+			KUNIT_EXPECT_EQ(test, lm_getv(map, k),
+					(10 * k) | LM_KEPT);
+		break;
+	case LM_CLEAR:
+		KUNIT_EXPECT_EQ(test, lockmap_len(map), 0);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees),
+				LM_WALK_KEYS + 2);
+		break;
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->live) +
+			atomic_read(&ctx->frees), LM_WALK_KEYS + 2);
+}
+
+static void lm_test_walk_others_go_on(struct kunit *test)
+{
+	lm_walk_others_case(test, LM_FOR_EACH);
+}
+
+static void lm_test_retain_others_go_on(struct kunit *test)
+{
+	lm_walk_others_case(test, LM_RETAIN);
+}
+
+static void lm_test_clear_others_go_on(struct kunit *test)
+{
+	lm_walk_others_case(test, LM_CLEAR);
+}
+
 struct lm_reject {
 	u64 a, b;
 };
@@ -2008,13 +2478,6 @@ static bool lm_keep_not_ab(const void *key, size_t key_len, void *value,
 
 	memcpy(&k, key, sizeof(k));
 	return k != r->a && k != r->b;
-}
-
-static u32 lm_key_hash(struct lockmap *map, u64 key)
-{
-	struct lockmap_lookup l;
-
-	return lockmap_prepare(map, &key, sizeof(key), &l) ?: l.hash;
 }
 
 /*
@@ -2526,44 +2989,162 @@ static void lm_test_max_entries(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 3);
 }
 
-static void lm_test_gfp_account(struct kunit *test)
+/*
+ * Which allocations ask for memcg accounting, seen through the slab
+ * tracepoints: a map made with __GFP_ACCOUNT in &lockmap_params.gfp charges
+ * itself (its shards), its entries (keys inline) and its batches to the
+ * caller's memcg; one made without charges none of them.  (The entry cache
+ * has no SLAB_ACCOUNT: entries are charged per allocation, by the gfp.)
+ * Records only this task's allocations in task context.
+ */
+#define LM_ALLOCS	512
+
+struct lm_allocs {
+	struct task_struct *task;
+	unsigned int nr;
+	bool lost;
+	struct {
+		const void *ptr;
+		gfp_t gfp;
+	} a[LM_ALLOCS];
+};
+
+static void lm_note_alloc(struct lm_allocs *r, const void *ptr, gfp_t gfp)
+{
+	if (current != r->task || !in_task() || !ptr)
+		return;
+	if (r->nr == LM_ALLOCS) {
+		r->lost = true;
+		return;
+	}
+	r->a[r->nr].ptr = ptr;
+	r->a[r->nr].gfp = gfp;
+	r->nr++;
+}
+
+static void lm_probe_kmalloc(void *data, unsigned long call_site,
+			     const void *ptr, size_t bytes_req,
+			     size_t bytes_alloc, gfp_t gfp_flags, int node)
+{
+	lm_note_alloc(data, ptr, gfp_flags);
+}
+
+static void lm_probe_cache_alloc(void *data, unsigned long call_site,
+				 const void *ptr, struct kmem_cache *s,
+				 gfp_t gfp_flags, int node)
+{
+	lm_note_alloc(data, ptr, gfp_flags);
+}
+
+static void lm_unprobe_kmalloc(void *data)
+{
+	unregister_trace_kmalloc(lm_probe_kmalloc, data);
+	tracepoint_synchronize_unregister();
+}
+
+static void lm_unprobe_cache_alloc(void *data)
+{
+	unregister_trace_kmem_cache_alloc(lm_probe_cache_alloc, data);
+	tracepoint_synchronize_unregister();
+}
+
+/*
+ * 1 if the latest allocation recorded at @ptr asked for accounting, 0 if it
+ * did not, -1 if none was recorded there.
+ */
+static int lm_accounted(struct lm_allocs *r, const void *ptr)
+{
+	unsigned int i = r->nr;
+
+	while (i--)
+		if (r->a[i].ptr == ptr)
+			return !!(r->a[i].gfp & __GFP_ACCOUNT);
+	return -1;
+}
+
+/*
+ * Creates a map as @p says, inserts and locks a key, locks a batch, and
+ * checks that the map, the entry and the batch were allocated with
+ * accounting iff @p asks for it.
+ */
+static void lm_check_account(struct kunit *test, struct lm_allocs *r,
+			     struct lockmap_params *p)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
-	struct lockmap_params p = {
-		.max_key_len = 32,
-		.gfp = GFP_KERNEL_ACCOUNT,
-		.free_value = lm_val_free,
-	};
-	struct lockmap *map = lm_create(test, ctx, &p);
-	static const struct lockmap_key keys[] = {
-		{ "one", 3 }, { "two", 3 }, { "three", 5 },
-	};
-	struct lm_val *vals[ARRAY_SIZE(keys)];
+	int want = !!(p->gfp & __GFP_ACCOUNT);
+	struct lockmap_key keys[2];
+	const char *k1 = "key-one!", *k2 = "key-two!";
+	int acct_map, acct_entry, acct_batch;
 	struct lockmap_batch *b;
 	struct lockmap_entry *e;
-	unsigned int i;
+	struct lockmap *map;
 	u64 v = 0;
 
-	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		vals[i] = lm_val_new(test, ctx, i + 1);
-	KUNIT_EXPECT_EQ(test, lockmap_insert(map, "one", 3, vals[0], NULL), 0);
-	KUNIT_EXPECT_EQ(test, lockmap_get(map, "one", 3, lm_val_copy, &v), 0);
-	KUNIT_EXPECT_EQ(test, v, 1);
+	keys[0] = (struct lockmap_key){ k1, 8 };
+	keys[1] = (struct lockmap_key){ k2, 8 };
+	map = lm_create(test, ctx, p);
+	acct_map = lm_accounted(r, map);
+	KUNIT_EXPECT_EQ(test, lockmap_insert(map, k1, 8,
+					     lm_val_new(test, ctx, 1), NULL),
+			0);
+	e = lockmap_entry(map, k1, 8);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	acct_entry = lm_accounted(r, (char *)e - map->prefix);
+	lockmap_entry_unlock(map, e);
 	b = lockmap_batch_lock(map, keys, ARRAY_SIZE(keys), LOCKMAP_WAIT);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
-	KUNIT_EXPECT_EQ(test, lockmap_batch_count(b), 3);
-	for (i = 1; i < ARRAY_SIZE(keys); i++) {
-		e = lockmap_batch_find(b, keys[i].key, keys[i].len);
-		if (e)
-			lockmap_entry_set(map, e, vals[i]);
-		else
-			lm_val_free(vals[i], ctx);
-	}
+	acct_batch = lm_accounted(r, b);
+	KUNIT_EXPECT_EQ(test, lockmap_batch_count(b), 2);
+	e = lockmap_batch_find(b, k2, 8);
+	KUNIT_ASSERT_NOT_NULL(test, e);
+	lockmap_entry_set(map, e, lm_val_new(test, ctx, 2));
 	lockmap_batch_unlock(map, b);
-	KUNIT_EXPECT_EQ(test, lockmap_len(map), 3);
-	KUNIT_EXPECT_EQ(test, lockmap_get(map, "three", 5, lm_val_copy, &v),
-			0);
-	KUNIT_EXPECT_EQ(test, v, 3);
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), 2);
+	KUNIT_EXPECT_EQ(test, lockmap_get(map, k2, 8, lm_val_copy, &v), 0);
+	KUNIT_EXPECT_EQ(test, v, 2);
+
+	KUNIT_EXPECT_FALSE(test, r->lost);
+	KUNIT_EXPECT_EQ_MSG(test, acct_map, want, "the map (key_len %u)",
+			    p->key_len);
+	KUNIT_EXPECT_EQ_MSG(test, acct_entry, want, "an entry (key_len %u)",
+			    p->key_len);
+	KUNIT_EXPECT_EQ_MSG(test, acct_batch, want, "a batch (key_len %u)",
+			    p->key_len);
+}
+
+static void lm_test_gfp_account(struct kunit *test)
+{
+	struct lm_allocs *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct lockmap_params p = { .free_value = lm_val_free };
+	int err;
+
+	if (!IS_ENABLED(CONFIG_TRACEPOINTS))
+		kunit_skip(test, "needs CONFIG_TRACEPOINTS");
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->task = current;
+	err = register_trace_kmalloc(lm_probe_kmalloc, r);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
+							   lm_unprobe_kmalloc,
+							   r));
+	err = register_trace_kmem_cache_alloc(lm_probe_cache_alloc, r);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	KUNIT_ASSERT_EQ(test, 0,
+			kunit_add_action_or_reset(test, lm_unprobe_cache_alloc,
+						  r));
+
+	/* Fixed-length keys (an entry cache) and variable (kmalloc). */
+	p.key_len = 8;
+	p.gfp = GFP_KERNEL_ACCOUNT;
+	lm_check_account(test, r, &p);
+	p.gfp = 0;
+	lm_check_account(test, r, &p);
+	p.key_len = 0;
+	p.max_key_len = 32;
+	p.gfp = GFP_KERNEL_ACCOUNT;
+	lm_check_account(test, r, &p);
+	p.gfp = GFP_KERNEL;
+	lm_check_account(test, r, &p);
 }
 
 static void lm_test_stats(struct kunit *test)
@@ -2694,6 +3275,7 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_create_default, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_create_invalid, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_create_nr_shards, lm_variant_gen),
+	KUNIT_CASE(lm_test_hash_seeded),
 	KUNIT_CASE_PARAM(lm_test_insert_get_basic, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_insert_replace, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_remove, lm_variant_gen),
@@ -2711,13 +3293,17 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_held_serialises_insert_remove,
 			 lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_try_entry, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_lockdep_class, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_lockdep_held, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_priority_inheritance, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_entry_interruptible, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_entry_killable, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_basic, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_invalid, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_long, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_nowait_busy, lm_variant_gen),
-	KUNIT_CASE_PARAM(lm_test_batch_concurrent, lm_variant_gen),
+	KUNIT_CASE_PARAM_ATTR(lm_test_batch_concurrent, lm_variant_gen,
+			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(lm_test_batch_interruptible, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_batch_killable, lm_variant_gen),
 	KUNIT_CASE_PARAM_ATTR(lm_test_concurrent_increments, lm_variant_gen,
@@ -2729,6 +3315,9 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_walk_stop, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_clear_waits_for_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_retain, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_walk_others_go_on, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_retain_others_go_on, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_clear_others_go_on, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_retain_same_bucket, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_destructor_once, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_varlen_keys, lm_variant_gen),
