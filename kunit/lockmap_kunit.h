@@ -83,14 +83,17 @@ bool lm_thread_wait_blocked(struct lm_thread *t);
  * Readers of key 1 racing a task that changes its value in place, making it
  * odd and then even again: lm_th_churn_read() reads with a copy callback
  * that looks twice, 5 us apart, and counts the reads that saw an odd or a
- * changing value (torn) until @stop.
+ * changing value (torn) until @stop, and those that saw neither the first
+ * value (0) nor @final (mid): proof that the reads overlapped the churn.
  */
 struct lm_churn {
 	struct lockmap *map;
 	bool stop;
+	u64 final;		/* the value when the churn is over */
 	unsigned long reads;	/* returned 0 */
 	unsigned long absent;	/* returned -ENOENT */
 	unsigned long torn;
+	unsigned long mid;	/* read 0 < value < final */
 };
 
 int lm_th_churn_read(struct lm_thread *t);	/* t->arg: a struct lm_churn */

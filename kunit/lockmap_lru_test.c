@@ -1090,7 +1090,7 @@ static void lru_pop_no_torn_read(struct kunit *test)
 {
 	struct lru_ctx *c = lru_ctx_new(test);
 	struct lockmap *map = lru_create(test, c, 64, 0, 0);
-	struct lm_churn churn = { .map = map };
+	struct lm_churn churn = { .map = map, .final = 2 * LRU_POPS };
 	struct lm_val *v = lm_val_new(test, &c->lm, 0);
 	struct lm_thread reader = {};
 	int i, popped = 0, ret = 0;
@@ -1123,6 +1123,7 @@ static void lru_pop_no_torn_read(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, popped, LRU_POPS);
 	KUNIT_EXPECT_EQ(test, reader.ret, 0);
 	KUNIT_EXPECT_GT(test, churn.reads, 0);
+	KUNIT_EXPECT_GT(test, churn.mid, 0);	/* the reads met the pops */
 	KUNIT_EXPECT_EQ(test, churn.torn, 0);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(v->v), 2 * LRU_POPS);
 }

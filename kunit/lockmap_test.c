@@ -782,7 +782,10 @@ static int lm_th_churn_hold(struct lm_thread *t)
 static void lm_test_get_no_work_in_progress(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
-	struct lm_churn c = { .map = lm_map(test, ctx, 0) };
+	struct lm_churn c = {
+		.map = lm_map(test, ctx, 0),
+		.final = 2 * LM_CHURN_HOLDS,
+	};
 	struct lm_thread holder = {}, reader = {};
 
 	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 0), 0);
@@ -794,6 +797,7 @@ static void lm_test_get_no_work_in_progress(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, holder.ret, 0);
 	KUNIT_EXPECT_EQ(test, reader.ret, 0);
 	KUNIT_EXPECT_GT(test, c.reads, 0);
+	KUNIT_EXPECT_GT(test, c.mid, 0);	/* the reads met the holder */
 	KUNIT_EXPECT_EQ(test, c.absent, 0);
 	KUNIT_EXPECT_EQ(test, c.torn, 0);
 	KUNIT_EXPECT_EQ(test, lm_getv(c.map, 1), 2 * LM_CHURN_HOLDS);

@@ -142,6 +142,7 @@ int lm_th_churn_read(struct lm_thread *t)
 		} else {
 			c->reads++;
 			c->torn += (v[0] & 1) || v[0] != v[1];
+			c->mid += v[0] && v[0] < c->final;
 		}
 		cond_resched();
 	}
