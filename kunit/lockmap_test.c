@@ -890,6 +890,31 @@ static void lm_test_entry_swap_set(struct kunit *test)
 		lm_val_free(old, ctx);
 }
 
+/* Setting the value a key already has (changed in place) frees nothing. */
+static void lm_test_entry_set_same_value(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap *map = lm_map(test, ctx, 0);
+	struct lm_val *v = lm_val_new(test, ctx, 1);
+	struct lockmap_entry *e;
+
+	KUNIT_ASSERT_EQ(test, lockmap_insert(map, LM_KEY(4), LM_KLEN, v, NULL),
+			0);
+	e = lockmap_entry(map, LM_KEY(4), LM_KLEN);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
+	v->v = 2;
+	KUNIT_EXPECT_PTR_EQ(test, lockmap_entry_swap(map, e, v), NULL);
+	lockmap_entry_set(map, e, v);
+	KUNIT_EXPECT_PTR_EQ(test, lockmap_entry_value(e), (void *)v);
+	lockmap_entry_unlock(map, e);
+	KUNIT_EXPECT_EQ(test, lockmap_insert(map, LM_KEY(4), LM_KLEN, v, NULL),
+			0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 0);
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), 1);
+	KUNIT_EXPECT_EQ(test, lm_getv(map, 4), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->live), 1);
+}
+
 static void lm_test_entry_set_if_absent(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -3290,6 +3315,7 @@ static struct kunit_case lm_map_cases[] = {
 			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(lm_test_entry_absent_then_set, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_entry_swap_set, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_entry_set_same_value, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_entry_set_if_absent, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_entry_remove, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_held_empty_invisible, lm_variant_gen),
