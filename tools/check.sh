@@ -7,13 +7,13 @@
 # every log stays in build/, and the last line is "N passed, M failed".
 #
 # Usage: tools/check.sh [all|kunit|6.1|checkpatch|sparse]
-# Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 300), plus
+# Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 600), plus
 # LOCKMAP_SELFTESTS_TIMEOUT (default 600) for a guest that runs kselftests.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$repo/build
-boot_timeout=${LOCKMAP_BOOT_TIMEOUT:-300}
+boot_timeout=${LOCKMAP_BOOT_TIMEOUT:-600}
 
 phase() { echo "== [$SECONDS s] $*"; }
 
