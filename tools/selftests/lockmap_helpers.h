@@ -45,25 +45,32 @@ static inline int lm_ioctl(int fd, unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
+/* Reads the file @path into @buf, NUL-terminated: 0, or -1 if it cannot. */
+static inline int lm_read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
 /* A module parameter of lockmap.ko, or @dflt when it cannot be read. */
 static inline long long lm_param(const char *name, long long dflt)
 {
 	char path[128], buf[64];
-	long long v = dflt;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), LM_PARAMS "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (lm_read_file(path, buf, sizeof(buf)))
 		return dflt;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = 0;
-		v = strtoll(buf, NULL, 0);
-	}
-	close(fd);
-	return v;
+	return strtoll(buf, NULL, 0);
 }
 
 /* Writes @val to the sysfs or debugfs file @path: 0, or -1 if it cannot. */
@@ -365,19 +372,9 @@ static inline int lm_read_proc(pid_t tid, const char *file, char *buf,
 			       size_t size)
 {
 	char path[64];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return 0;
+	return lm_read_file(path, buf, size);
 }
 
 /*

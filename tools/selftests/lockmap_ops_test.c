@@ -978,19 +978,9 @@ static int fail_alloc_set(const char *knob, const char *val)
 static int fail_alloc_get(const char *knob, char *buf, size_t size)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), LM_FAIL_ALLOC "%s", knob);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return 0;
+	return lm_read_file(path, buf, size);
 }
 
 /*
