@@ -66,12 +66,9 @@ rm -f "$out/.m32-probe"
 for src in "$here"/lockmap_*_test.c; do
 	name=$(basename "$src" .c)
 	"$CC" "${tflags[@]}" "$src" -o "$out/$name"
-	case "$name" in
-	lockmap_ops_test | lockmap_badinput_test)
-		if [ "$m32" = 1 ]; then
-			"$CC" -m32 "${tflags[@]}" "$src" -o "$out/${name}32"
-		fi ;;
-	esac
+	if [ "$m32" = 1 ]; then
+		"$CC" -m32 "${tflags[@]}" "$src" -o "$out/${name}32"
+	fi
 done
 "$CC" "${cflags[@]}" "$here/lockmap_fuzz.c" -o "$out/lockmap_fuzz"
 if [ -f "$repo/tools/lockmapctl/Makefile" ]; then
