@@ -148,6 +148,12 @@ guest_extras() {
 	return 0
 }
 
+# ran_to_end LOG: whether the guest's test script (tools/init.sh) got to
+# its end with status 0, so that no check line it should print went missing.
+ran_to_end() {
+	grep -qF 'LOCKMAP-INIT: test script exit 0' "$1"
+}
+
 # (d)/(e) boot NAME KERNEL FILES...: boots KERNEL with tools/guest-test.sh
 # and FILES, then counts everything the console log says.
 boot() {
@@ -176,7 +182,7 @@ boot() {
 		result "$name boot" FAIL "no splat in $name boot (log: $log)"
 		sed 's/^/    /' "$out/splat-$name.txt" | head -n 150
 	fi
-	if grep -qF 'LOCKMAP-INIT: test script exit 0' "$log"; then
+	if ran_to_end "$log"; then
 		result "$name boot" ok "guest test script ran to its end"
 	else
 		result "$name boot" FAIL \
@@ -313,7 +319,7 @@ lockdep612() {
 		fi
 		if grep -qF "LOCKMAP-CHECK: ok lockmap_provoke order=$order" \
 			"$log" &&
-		   grep -qF 'LOCKMAP-INIT: test script exit 0' "$log"; then
+		   ran_to_end "$log"; then
 			result "6.12 lockdep" ok "$order guest ran to its end"
 		else
 			result "6.12 lockdep" FAIL \
