@@ -6,7 +6,8 @@
  * Eviction never waits.  It claims a victim by try-locking its key and
  * moving its reference count from 1 (the value's reference, which a holder
  * of the key borrows) to 0, which only succeeds when nobody holds or waits
- * for the key; anything else is stepped over.
+ * for the key; anything else is stepped over, up to %LOCKMAP_LRU_MAX_SKIP
+ * keys per shard and call for eviction on insertion and the shrinker.
  */
 #include <linux/export.h>
 #include <linux/list.h>
@@ -46,16 +47,38 @@ void lockmap_lru_touch(struct lockmap *map, struct lockmap_entry *e)
 }
 
 /*
+ * Claims an entry nobody holds or waits for: moves its count from 1 (the
+ * value's reference) to 0.  The lock only for the claim: once the count is
+ * zero, a reader that try-locks the key finds it dead.  Its acquire orders
+ * the last holder's writes before the claim.
+ */
+static bool lockmap_lru_try_claim(struct lockmap *map, struct lockmap_entry *e)
+{
+	bool claimed;
+
+	if (!lockmap_trylock_free(map, e))
+		return false;
+	claimed = refcount_dec_if_one(&e->users);
+	__lockmap_unlock(map, e);
+	return claimed;
+}
+
+/*
  * Claims up to @nr cold, unused entries of @s (only while the shard is over
- * its share if @over_only), unlinks them and moves them to @victims.
+ * its share if @over_only), unlinks them and moves them to @victims.  Gives
+ * up after stepping over @max_skip held keys, which then move to the warm
+ * end of the list (the rotation of list_lru), so that the next walk looks
+ * past them: the walk under the shard lock stays short however many cold
+ * keys are held.
  */
 static unsigned long lockmap_lru_claim(struct lockmap *map,
 				       struct lockmap_shard *s,
 				       unsigned long nr, bool over_only,
+				       unsigned long max_skip,
 				       struct list_head *victims)
 {
+	unsigned long claimed = 0, skipped = 0;
 	struct list_head *pos, *prev;
-	unsigned long claimed = 0;
 
 	lockdep_assert_held(&s->lock);
 	list_for_each_prev_safe(pos, prev, &s->lru) {
@@ -65,21 +88,14 @@ static unsigned long lockmap_lru_claim(struct lockmap *map,
 		    (over_only &&
 		     atomic_long_read(&s->len) <= READ_ONCE(s->capacity)))
 			break;
-		/*
-		 * The lock only for the claim: once the count is zero, a
-		 * reader that try-locks the key finds it dead.  Its acquire
-		 * orders the last holder's writes before the claim.
-		 */
-		if (!lockmap_trylock_free(map, e)) {
+		if (!lockmap_lru_try_claim(map, e)) {
 			s->evict_skipped++;
-			continue;
+			if (++skipped < max_skip)
+				continue;
+			/* Claimed ones left: from @pos on, every key is held. */
+			list_rotate_to_front(pos, &s->lru);
+			break;
 		}
-		if (!refcount_dec_if_one(&e->users)) {
-			__lockmap_unlock(map, e);
-			s->evict_skipped++;
-			continue;
-		}
-		__lockmap_unlock(map, e);
 		list_move(pos, victims);
 		rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
 		atomic_long_dec(&s->len);
@@ -110,13 +126,14 @@ static void lockmap_lru_release(struct lockmap *map, struct list_head *victims)
 
 static unsigned long lockmap_lru_evict(struct lockmap *map,
 				       struct lockmap_shard *s,
-				       unsigned long nr, bool over_only)
+				       unsigned long nr, bool over_only,
+				       unsigned long max_skip)
 {
 	unsigned long claimed;
 	LIST_HEAD(victims);
 
 	spin_lock(&s->lock);
-	claimed = lockmap_lru_claim(map, s, nr, over_only, &victims);
+	claimed = lockmap_lru_claim(map, s, nr, over_only, max_skip, &victims);
 	s->evictions += claimed;
 	spin_unlock(&s->lock);
 	lockmap_lru_release(map, &victims);
@@ -127,13 +144,33 @@ static unsigned long lockmap_lru_evict(struct lockmap *map,
 void lockmap_lru_evict_over(struct lockmap *map, struct lockmap_shard *s)
 {
 	if (atomic_long_read(&s->len) > READ_ONCE(s->capacity))
-		lockmap_lru_evict(map, s, map->p.max_evict, true);
+		lockmap_lru_evict(map, s, map->p.max_evict, true,
+				  LOCKMAP_LRU_MAX_SKIP);
 }
 
-/* The map is at max_entries: one eviction, of @s if it can, for a new key. */
+/* Evicts up to @nr values, shards taken round robin. */
+static unsigned long lockmap_lru_shrink(struct lockmap *map, unsigned long nr,
+					unsigned long max_skip)
+{
+	unsigned long freed = 0;
+	u32 i, start;
+
+	start = atomic_inc_return(&map->pop_cursor);
+	for (i = 0; i <= map->shard_mask && freed < nr; i++)
+		freed += lockmap_lru_evict(map,
+					   &map->shards[(start + i) & map->shard_mask],
+					   nr - freed, false, max_skip);
+	return freed;
+}
+
+/*
+ * The map is at max_entries: one eviction, of @s if it can, for a new key.
+ * Fails only when every key is held, so the walks here are not bounded.
+ */
 bool lockmap_lru_make_room(struct lockmap *map, struct lockmap_shard *s)
 {
-	return lockmap_lru_evict(map, s, 1, false) || lockmap_shrink(map, 1);
+	return lockmap_lru_evict(map, s, 1, false, ULONG_MAX) ||
+	       lockmap_lru_shrink(map, 1, ULONG_MAX);
 }
 
 /**
@@ -142,24 +179,19 @@ bool lockmap_lru_make_room(struct lockmap *map, struct lockmap_shard *s)
  * @nr: at most this many
  *
  * Evicts least recently used values that nobody holds, shards taken round
- * robin, never waiting.  The shrinker's scan calls this.
+ * robin, never waiting.  In each shard it steps over at most
+ * %LOCKMAP_LRU_MAX_SKIP held keys, which then become the most recently
+ * used, so a call may evict fewer than it could; the next looks further.
+ * The shrinker's scan calls this.
  *
  * Context: Process context.
  * Return: the number evicted (0 for a plain map).
  */
 unsigned long lockmap_shrink(struct lockmap *map, unsigned long nr)
 {
-	unsigned long freed = 0;
-	u32 i, start;
-
 	if (!lockmap_is_lru(map))
 		return 0;
-	start = atomic_inc_return(&map->pop_cursor);
-	for (i = 0; i <= map->shard_mask && freed < nr; i++)
-		freed += lockmap_lru_evict(map,
-					   &map->shards[(start + i) & map->shard_mask],
-					   nr - freed, false);
-	return freed;
+	return lockmap_lru_shrink(map, nr, LOCKMAP_LRU_MAX_SKIP);
 }
 EXPORT_SYMBOL_GPL(lockmap_shrink);
 
@@ -195,7 +227,7 @@ int lockmap_pop_lru(struct lockmap *map, void *key_buf, size_t *key_len,
 
 		s = &map->shards[(start + i) & map->shard_mask];
 		spin_lock(&s->lock);
-		lockmap_lru_claim(map, s, 1, false, &victims);
+		lockmap_lru_claim(map, s, 1, false, ULONG_MAX, &victims);
 		spin_unlock(&s->lock);
 		if (list_empty(&victims))
 			continue;

@@ -795,6 +795,54 @@ static void lru_evict_continues_past_held(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lru_has(map, 4), 1);
 }
 
+/*
+ * However many cold keys are held, an insertion steps over at most
+ * LOCKMAP_LRU_MAX_SKIP of them under the shard lock, and moves them to the
+ * warm end, so that the next insertion finds the unheld keys behind them.
+ * pop_lru() (like a cache at max_entries) still looks at every key.
+ */
+static void lru_evict_walk_is_bounded(struct kunit *test)
+{
+	enum { HELD = LOCKMAP_LRU_MAX_SKIP + 1, CAP = HELD + 1 };
+	struct lru_ctx *c = lru_ctx_new(test);
+	struct lockmap *map = lru_create(test, c, CAP, 1, 1);
+	u64 order[CAP + 2], k, skipped;
+	unsigned int i;
+
+	for (k = 1; k <= HELD; k++)
+		lru_hold(test, c, k, true);	/* 1 is the coldest */
+	lru_put(test, c, CAP);
+	skipped = lru_skipped(map);
+	KUNIT_EXPECT_EQ(test, lru_pop(test, c, &k), 0);
+	KUNIT_EXPECT_EQ(test, k, CAP);
+	KUNIT_EXPECT_EQ(test, lru_skipped(map), skipped + HELD);
+	lru_put(test, c, CAP);
+
+	skipped = lru_skipped(map);
+	lru_put(test, c, CAP + 1);		/* one over its share */
+	KUNIT_EXPECT_EQ(test, lru_skipped(map), skipped + LOCKMAP_LRU_MAX_SKIP);
+	KUNIT_EXPECT_EQ(test, lru_evicts(c), 0);
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), CAP + 1);
+	/* The keys stepped over, in their order, are now the warmest. */
+	KUNIT_ASSERT_EQ(test, lru_order(map, 0, order, ARRAY_SIZE(order)),
+			CAP + 1);
+	KUNIT_EXPECT_EQ(test, order[0], HELD);
+	KUNIT_EXPECT_EQ(test, order[1], CAP);
+	KUNIT_EXPECT_EQ(test, order[2], CAP + 1);
+	for (i = 0; i < LOCKMAP_LRU_MAX_SKIP; i++)
+		KUNIT_EXPECT_EQ_MSG(test, order[3 + i], i + 1, "position %u",
+				    3 + i);
+
+	/* The next insertion steps over HELD alone and evicts CAP. */
+	skipped = lru_skipped(map);
+	lru_put(test, c, CAP + 2);
+	KUNIT_EXPECT_EQ(test, lru_skipped(map), skipped + 1);
+	KUNIT_EXPECT_EQ(test, lru_evicts(c), 1);
+	KUNIT_EXPECT_EQ(test, lru_last_key(c), CAP);
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), CAP + 1);
+	lru_check_lists(test, map);
+}
+
 static void lru_overflow_while_all_held(struct kunit *test)
 {
 	struct lru_ctx *c = lru_ctx_new(test);
@@ -1957,6 +2005,7 @@ static struct kunit_case lockmap_lru_cases[] = {
 	KUNIT_CASE_PARAM(lru_batch_promotes, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_skips_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_continues_past_held, lm_variant_gen),
+	KUNIT_CASE_PARAM(lru_evict_walk_is_bounded, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_overflow_while_all_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_held_empty_key_not_listed, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_entry_set_if_absent, lm_variant_gen),

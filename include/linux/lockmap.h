@@ -25,6 +25,11 @@ struct lockmap_batch;
 #define LOCKMAP_MAX_KEY_LEN	4096
 /* Most keys one lockmap_batch_lock() call may lock (lockdep tracks 48). */
 #define LOCKMAP_BATCH_MAX	32
+/*
+ * Most held keys an LRU cache's eviction on insertion (or a shrink) steps
+ * over per shard before it gives up; they then become the most recently used.
+ */
+#define LOCKMAP_LRU_MAX_SKIP	16
 
 /**
  * enum lockmap_lock_kind - which sleeping lock guards each key
@@ -143,7 +148,10 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	about this many values, each shard its share rounded up
  * @max_evict: most evictions one insertion may do (0: 1); 2 or more lets a
  *	shard over its share (after lockmap_set_capacity() lowered it, or
- *	while keys were held) come back down under a stream of new keys
+ *	while keys were held) come back down under a stream of new keys.
+ *	Held keys are stepped over, never waited for: an insertion gives up
+ *	after %LOCKMAP_LRU_MAX_SKIP of them and makes them the most recently
+ *	used, so that the next one looks past them
  * @shrinker: LRU only: give cold values back under memory pressure
  * @rcu_get: lockmap_get(), lockmap_peek() and lockmap_contains() read a key
  *	without locking it: no atomic operation and no write to the entry (but
