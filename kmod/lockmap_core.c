@@ -829,6 +829,24 @@ out:
 	return done;
 }
 
+/*
+ * The lockless read of an rcu_get map alone, for the char device, whose
+ * waits must be interruptible: true with *@ret set (as lockmap_get() or
+ * lockmap_peek() would return it) if done, false if the caller must read
+ * under the key's lock.
+ */
+bool lockmap_try_read_rcu(struct lockmap *map, const void *key, size_t key_len,
+			  lockmap_copy_t copy, void *arg, bool promote, int *ret)
+{
+	struct lockmap_lookup l;
+
+	*ret = lockmap_prepare(map, key, key_len, &l);
+	if (*ret)
+		return true;
+	return map->p.rcu_get &&
+	       lockmap_read_rcu(map, &l, copy, arg, promote, ret);
+}
+
 static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 			lockmap_copy_t copy, void *arg, bool promote)
 {

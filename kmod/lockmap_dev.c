@@ -148,22 +148,50 @@ static bool lmd_should_fail(size_t size)
 #endif
 }
 
-/* Values: struct lockmap_blob in kvmalloc'ed memory, charged to the caller. */
-static void lmd_blob_free(void *blob, void *priv)
-{
-	kvfree(blob);
-}
+/*
+ * Values: a struct lockmap_blob in kvmalloc'ed memory, charged to the
+ * caller, behind an RCU head: an rcu_get map's lockless readers may still
+ * copy a value it dropped until a grace period has passed.  A published
+ * value never changes; a new one replaces it.
+ */
+struct lmd_blob {
+	struct rcu_head rcu;
+	struct lockmap_blob b;
+};
 
 static struct lockmap_blob *lmd_blob_alloc(size_t len)
 {
-	struct lockmap_blob *blob;
+	struct lmd_blob *blob;
 
 	if (lmd_should_fail(len))
 		return NULL;
-	blob = kvmalloc(struct_size(blob, data, len), GFP_KERNEL_ACCOUNT);
+	blob = kvmalloc(struct_size(blob, b.data, len), GFP_KERNEL_ACCOUNT);
+	if (!blob)
+		return NULL;
+	blob->b.len = len;
+	return &blob->b;
+}
+
+/* Frees a value that was never in a map (or NULL). */
+static void lmd_blob_discard(struct lockmap_blob *blob)
+{
 	if (blob)
-		blob->len = len;
-	return blob;
+		kvfree(container_of(blob, struct lmd_blob, b));
+}
+
+/* Frees a value that was in the map @priv (a &struct lmd_map), or NULL. */
+static void lmd_blob_free(void *blob, void *priv)
+{
+	const struct lmd_map *m = priv;
+	struct lmd_blob *v;
+
+	if (!blob)
+		return;
+	v = container_of(blob, struct lmd_blob, b);
+	if (m->flags & LOCKMAP_CREATE_RCU_GET)
+		kvfree_rcu(v, rcu);
+	else
+		kvfree(v);
 }
 
 static void *lmd_alloc(size_t size)
@@ -483,7 +511,9 @@ static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 	p.capacity = c.capacity;
 	p.max_evict = c.max_evict;
 	p.shrinker = c.flags & LOCKMAP_CREATE_SHRINKER;
+	p.rcu_get = c.flags & LOCKMAP_CREATE_RCU_GET;
 	p.free_value = lmd_blob_free;
+	p.priv = m;
 
 	mutex_lock(&f->lock);
 	if (f->nr_maps >= LMD_LIMIT(max_maps_per_file, U32_MAX)) {
@@ -716,10 +746,10 @@ static void *lmd_copy_bytes(u64 uptr, u64 len)
 static void lmd_op_free(struct lmd_op *o)
 {
 	kvfree(o->key);
-	kvfree(o->value);
+	lmd_blob_discard(o->value);
 	kvfree(o->expected);
 	kvfree(o->out);
-	kvfree(o->made);
+	lmd_blob_discard(o->made);
 	o->key = NULL;
 	o->value = NULL;
 	o->expected = NULL;
@@ -888,8 +918,9 @@ static void lmd_commit(struct lockmap *map, struct lmd_slot *slots,
  * After unlocking: values a committed request replaced are ours to free;
  * blobs its ops made stay in the map only if final.
  */
-static void lmd_release(struct lmd_slot *slots, unsigned int nr_slots,
-			struct lmd_op *ops, unsigned int nr_ops, bool committed)
+static void lmd_release(struct lmd_map *m, struct lmd_slot *slots,
+			unsigned int nr_slots, struct lmd_op *ops,
+			unsigned int nr_ops, bool committed)
 {
 	unsigned int i;
 
@@ -898,7 +929,7 @@ static void lmd_release(struct lmd_slot *slots, unsigned int nr_slots,
 			ops[i].made = NULL;
 	for (i = 0; committed && i < nr_slots; i++)
 		if (slots[i].cur != slots[i].orig)
-			lmd_blob_free(slots[i].orig, NULL);
+			lmd_blob_free(slots[i].orig, m);
 }
 
 /* Copies an op's results out: the old value, then the struct. */
@@ -915,6 +946,46 @@ static int lmd_op_write(struct lmd_op *o, void __user *uop, u32 usize)
 static enum lockmap_wait lmd_wait(bool nowait)
 {
 	return nowait ? LOCKMAP_NOWAIT : LOCKMAP_WAIT_INTERRUPTIBLE;
+}
+
+/* A lockless read's copy: the op applied to the value found. */
+struct lmd_read {
+	const struct lmd_map *m;
+	struct lmd_op *o;
+};
+
+static int lmd_read_copy(const void *value, void *arg)
+{
+	struct lmd_read *r = arg;
+
+	/* A read op only reads the blob: published blobs never change. */
+	r->o->slot->cur = (struct lockmap_blob *)value;
+	return lmd_op_apply(r->m, r->o);
+}
+
+/*
+ * An rcu_get map's single GET, PEEK or CONTAINS, without the key's lock.
+ * True if done, with *@err the op's result; false if the key must be
+ * locked: a holder that may change the value has it.
+ */
+static bool lmd_read_rcu(const struct lmd_map *m, struct lmd_op *o, int *err)
+{
+	struct lmd_read r = { .m = m, .o = o };
+	u32 op = o->u.op;
+
+	if (!(m->flags & LOCKMAP_CREATE_RCU_GET) ||
+	    (op != LOCKMAP_OP_GET && op != LOCKMAP_OP_PEEK &&
+	     op != LOCKMAP_OP_CONTAINS))
+		return false;
+	if (!lockmap_try_read_rcu(m->map, o->key, o->u.key_len, lmd_read_copy,
+				  &r, op == LOCKMAP_OP_GET, err))
+		return false;
+	if (*err == -ENOENT) {
+		/* No value: what that means is the op's to say. */
+		o->slot->cur = NULL;
+		*err = lmd_op_apply(m, o);
+	}
+	return true;
 }
 
 /* LOCKMAP_IOC_OP: one op, one key, locked alone. */
@@ -942,6 +1013,8 @@ static int lmd_ioctl_op(struct lmd_file *f, void __user *arg)
 	s.key = o.key;
 	s.len = o.u.key_len;
 	o.slot = &s;
+	if (lmd_read_rcu(m, &o, &err))
+		goto write;
 	wait = lmd_wait(o.u.flags & LOCKMAP_OPF_NOWAIT);
 	if (lmd_op_creates(o.u.op)) {
 		e = lockmap_entry_lock(m->map, s.key, s.len, wait);
@@ -966,7 +1039,8 @@ static int lmd_ioctl_op(struct lmd_file *f, void __user *arg)
 		lmd_commit(m->map, &s, 1);
 	if (e)
 		lockmap_entry_unlock(m->map, e);
-	lmd_release(&s, 1, &o, 1, !err);
+	lmd_release(m, &s, 1, &o, 1, !err);
+write:
 	if (!err)
 		err = lmd_op_write(&o, arg, usize);
 out:
@@ -1140,7 +1214,7 @@ static int lmd_batch_run(struct lmd_map *m, struct lmd_batch_req *r)
 	if (!err)
 		lmd_commit(m->map, r->slots, r->nr_slots);
 	lockmap_batch_unlock(m->map, lb);
-	lmd_release(r->slots, r->nr_slots, r->ops, r->b.nr_ops, !err);
+	lmd_release(m, r->slots, r->nr_slots, r->ops, r->b.nr_ops, !err);
 	return err;
 }
 
@@ -1386,7 +1460,7 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 					err = PTR_ERR(e);
 					goto out;
 				}
-				lmd_blob_free(lockmap_entry_remove(map, e), NULL);
+				lmd_blob_free(lockmap_entry_remove(map, e), m);
 				lockmap_entry_unlock(map, e);
 				(*removed)++;
 			}
@@ -1616,7 +1690,7 @@ static int lmd_ioctl_pop(struct lmd_file *f, void __user *arg)
 		goto out_value;
 	err = lmd_copy_out(arg, usize, &p, sizeof(p));
 out_value:
-	lmd_blob_free(v, NULL);
+	lmd_blob_free(v, m);
 out_key:
 	kfree(key);
 out:

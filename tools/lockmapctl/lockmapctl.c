@@ -64,9 +64,9 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "\n"
 "Maps:\n"
-"  create [--name NAME] [--lru --capacity N] [--rt] [--shrinker] [--key-len N]\n"
-"         [--max-key-len N] [--max-value-len N] [--max-entries N] [--shards N]\n"
-"         [--max-evict N]\n"
+"  create [--name NAME] [--lru --capacity N] [--rt] [--shrinker] [--rcu-get]\n"
+"         [--key-len N] [--max-key-len N] [--max-value-len N] [--max-entries N]\n"
+"         [--shards N] [--max-evict N]\n"
 "                        create a map (LRU cache with --lru), attach it, use it\n"
 "  attach ID|NAME        attach a map another session made, and use it\n"
 "  use ID|NAME           act on this map from now on (attaching if needed)\n"
@@ -355,9 +355,11 @@ static int need_map(const char *cmd)
 
 static const char *flag_names(__u32 flags, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s%s%s", flags & LOCKMAP_CREATE_LRU ? "lru" : "map",
+	snprintf(buf, size, "%s%s%s%s",
+		 flags & LOCKMAP_CREATE_LRU ? "lru" : "map",
 		 flags & LOCKMAP_CREATE_RT_MUTEX ? ",rt" : "",
-		 flags & LOCKMAP_CREATE_SHRINKER ? ",shrinker" : "");
+		 flags & LOCKMAP_CREATE_SHRINKER ? ",shrinker" : "",
+		 flags & LOCKMAP_CREATE_RCU_GET ? ",rcu_get" : "");
 	return buf;
 }
 
@@ -720,6 +722,7 @@ static int cmd_create(int argc, char **argv)
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "rt", no_argument, NULL, 'r' },
 		{ "shrinker", no_argument, NULL, 's' },
+		{ "rcu-get", no_argument, NULL, 'g' },
 		{ "key-len", required_argument, NULL, 'k' },
 		{ "max-key-len", required_argument, NULL, 'K' },
 		{ "max-value-len", required_argument, NULL, 'V' },
@@ -743,10 +746,11 @@ static int cmd_create(int argc, char **argv)
 			name = optarg;
 			continue;
 		}
-		if (opt == 'l' || opt == 'r' || opt == 's') {
+		if (opt == 'l' || opt == 'r' || opt == 's' || opt == 'g') {
 			c.flags |= opt == 'l' ? LOCKMAP_CREATE_LRU :
 				   opt == 'r' ? LOCKMAP_CREATE_RT_MUTEX :
-				   LOCKMAP_CREATE_SHRINKER;
+				   opt == 's' ? LOCKMAP_CREATE_SHRINKER :
+				   LOCKMAP_CREATE_RCU_GET;
 			continue;
 		}
 		if (parse_u64(optarg, &v))

@@ -213,7 +213,8 @@ ROW(op_add_to_non_counter)
 	c->u.op.num = 1;
 }
 
-ROW(create_unknown_flag) { c->u.create.flags = 0x8; }
+/* The flags are the low bits: the next one is unknown. */
+ROW(create_unknown_flag) { c->u.create.flags = LOCKMAP_CREATE_FLAGS_ALL + 1; }
 ROW(create_reserved) { c->u.create.reserved[3] = 1; }
 ROW(create_name_bad_char) { memcpy(c->u.create.name, "a b", 3); }
 ROW(create_name_slash) { memcpy(c->u.create.name, "a/b", 3); }

@@ -40,6 +40,11 @@ FIXTURE_VARIANT_ADD(lk, rt_mutex) {
 	.flags = LOCKMAP_CREATE_RT_MUTEX,
 };
 
+/* Lockless reads: they must still wait for (or with NOWAIT fail on) holds. */
+FIXTURE_VARIANT_ADD(lk, rcu_get) {
+	.flags = LOCKMAP_CREATE_RCU_GET,
+};
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -803,6 +808,101 @@ TEST_F(lk, kill_waiter_leaves_key_usable)
 	EXPECT_EQ(1, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
 	EXPECT_STREQ("H", buf);
 	EXPECT_EQ(0, lm_hold(self->fd, self->id, "K", 1000, "me"));
+}
+
+/*
+ * Writers replace and remove the values of a few keys while readers GET
+ * them: every value read must be one that was written, whole.  A value of
+ * byte c is VAL_LEN(c) bytes of c.  In an rcu_get map the readers copy
+ * values that writers are replacing and freeing: one freed before a grace
+ * period has passed is a KASAN report on the debug kernel, or a torn read.
+ */
+#define CHURN_KEYS	4
+#define VAL_LEN(c)	(8 * ((c) - 'a' + 1))
+
+struct churn {
+	int fd;
+	__u32 id;
+	unsigned int seed;
+	long long until;
+	atomic_int *errors;
+	long reads;		/* values read and checked */
+	long writes;
+};
+
+static void churn_key(char *key, unsigned int n)
+{
+	snprintf(key, 8, "c%u", n % CHURN_KEYS);
+}
+
+static void *churn_writer(void *arg)
+{
+	struct churn *w = arg;
+	char key[8], val[VAL_LEN('z')];
+	int ret;
+
+	while (lm_now_us() < w->until) {
+		unsigned int r = rand_r(&w->seed);
+		char c = 'a' + r % 26;
+
+		churn_key(key, r >> 8);
+		memset(val, c, VAL_LEN(c));
+		ret = r % 8 ? lm_put(w->fd, w->id, key, val, VAL_LEN(c)) :
+			      lm_del(w->fd, w->id, key);
+		if (ret && ret != -ENOENT)
+			atomic_fetch_add(w->errors, 1);
+		w->writes++;
+	}
+	return NULL;
+}
+
+static void *churn_reader(void *arg)
+{
+	struct churn *w = arg;
+	char key[8], buf[VAL_LEN('z') + 1];
+	long long n, i;
+
+	while (lm_now_us() < w->until) {
+		churn_key(key, rand_r(&w->seed));
+		n = lm_get(w->fd, w->id, key, buf, sizeof(buf));
+		if (n == -ENOENT)
+			continue;
+		if (n <= 0 || buf[0] < 'a' || buf[0] > 'z' ||
+		    n != VAL_LEN(buf[0])) {
+			atomic_fetch_add(w->errors, 1);
+			continue;
+		}
+		for (i = 1; i < n; i++)
+			if (buf[i] != buf[0])
+				break;
+		if (i < n)
+			atomic_fetch_add(w->errors, 1);
+		w->reads++;
+	}
+	return NULL;
+}
+
+TEST_F(lk, get_sees_whole_values_under_churn)
+{
+	struct churn w[4];
+	atomic_int errors = 0;
+	long long until = lm_now_us() + SEC;
+	pthread_t tid[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		w[i] = (struct churn){ self->fd, self->id, 1 + i, until,
+				       &errors, 0, 0 };
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL,
+					    i < 2 ? churn_writer : churn_reader,
+					    &w[i]));
+	}
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_join(tid[i], NULL));
+	EXPECT_EQ(0, atomic_load(&errors));
+	for (i = 0; i < 4; i++)
+		EXPECT_LT(100, i < 2 ? w[i].writes : w[i].reads)
+			TH_LOG("thread %d did too little", i);
 }
 
 TEST_HARNESS_MAIN

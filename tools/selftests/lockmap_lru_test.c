@@ -58,11 +58,24 @@ FIXTURE(lru) {
 	int id;
 };
 
+/* A GET of an rcu_get map promotes the key without locking it. */
+FIXTURE_VARIANT(lru) {
+	__u32 flags;
+};
+
+FIXTURE_VARIANT_ADD(lru, locked) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(lru, rcu_get) {
+	.flags = LOCKMAP_CREATE_RCU_GET,
+};
+
 FIXTURE_SETUP(lru)
 {
 	self->fd = lm_open();
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", LM_DEV, strerror(-self->fd));
-	self->id = lru_create(self->fd, 4, 0, 0);
+	self->id = lru_create(self->fd, 4, 0, variant->flags);
 	ASSERT_LT(0, self->id);
 }
 
@@ -81,7 +94,7 @@ TEST_F(lru, capacity_evicts_least_recent)
 	EXPECT_EQ(4, lm_len(self->fd, self->id));
 	EXPECT_EQ(0x3cU, present(self->fd, self->id));
 	ASSERT_EQ(0, lm_stats(self->fd, self->id, &st));
-	EXPECT_EQ(LOCKMAP_CREATE_LRU, st.map_flags);
+	EXPECT_EQ(LOCKMAP_CREATE_LRU | variant->flags, st.map_flags);
 	EXPECT_EQ(4, st.capacity);
 	EXPECT_EQ(2, st.evictions);
 	EXPECT_EQ(1, st.nr_shards);

@@ -18,11 +18,24 @@ FIXTURE(map) {
 	int id;
 };
 
+/* Single GET, PEEK and CONTAINS of an rcu_get map take no key lock. */
+FIXTURE_VARIANT(map) {
+	__u32 flags;
+};
+
+FIXTURE_VARIANT_ADD(map, locked) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(map, rcu_get) {
+	.flags = LOCKMAP_CREATE_RCU_GET,
+};
+
 FIXTURE_SETUP(map)
 {
 	self->fd = lm_open();
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", LM_DEV, strerror(-self->fd));
-	self->id = lm_create(self->fd, 0, 0, NULL);
+	self->id = lm_create(self->fd, variant->flags, 0, NULL);
 	ASSERT_LT(0, self->id);
 }
 

@@ -81,7 +81,7 @@ if [ -x $st/lockmapctl ]; then
 	ctl_bad=0
 	ctl=$st/lockmapctl
 	out "    # Subtest: lockmapctl"
-	out "    1..7"
+	out "    1..8"
 	got=$($ctl --help 2>&1 | grep -cE '^  (create|put|get|del|cas|add|hold|batch|ls|stats|bench|shell) ')
 	ctl_check "help lists every subcommand" "$got" 12
 	got=$(printf '%s\n' 'create --name ctl-demo' 'put k hello' 'get k' \
@@ -98,6 +98,10 @@ if [ -x $st/lockmapctl ]; then
 		-c 'put b 2' -c 'put c 3' -c 'len' -c 'peek b' -c 'has a' 2>&1 |
 		tail -n 3 | tr '\n' ' ')
 	ctl_check "lru capacity and peek" "$got" "2 2 0 "
+	got=$($ctl -c 'create --rcu-get --name ctl-rcu' -c 'put a 1' -c 'get a' \
+		-c ls 2>&1 | sed -n '/^1$/p; s/^[0-9]* *ctl-rcu *\([a-z_,]*\) .*/\1/p' |
+		tr '\n' ' ')
+	ctl_check "rcu_get map" "$got" "1 map,rcu_get "
 	got=$($ctl -c 'create' -c 'cas k x y' 2>&1 | tail -n 1)
 	ctl_check "errors name the errno" "$got" \
 		'cas k: No such file or directory (ENOENT): no value, or no such map'

@@ -108,9 +108,18 @@
 #define LOCKMAP_CREATE_RT_MUTEX		0x2U
 /* LRU only: give cold values back under memory pressure (a shrinker). */
 #define LOCKMAP_CREATE_SHRINKER		0x4U
+/*
+ * A single GET, PEEK or CONTAINS (LOCKMAP_IOC_OP) reads the key without
+ * locking it, so readers of one key do not queue behind each other; it still
+ * waits for a holder that may change the value, and never returns a value
+ * other than one the key had.  Replaced values are freed an RCU grace period
+ * later.  Batches lock their keys as usual.
+ */
+#define LOCKMAP_CREATE_RCU_GET		0x8U
 #define LOCKMAP_CREATE_FLAGS_ALL	(LOCKMAP_CREATE_LRU | \
 					 LOCKMAP_CREATE_RT_MUTEX | \
-					 LOCKMAP_CREATE_SHRINKER)
+					 LOCKMAP_CREATE_SHRINKER | \
+					 LOCKMAP_CREATE_RCU_GET)
 
 /**
  * struct lockmap_ioc_create - argument of %LOCKMAP_IOC_CREATE
