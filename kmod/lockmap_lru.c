@@ -92,7 +92,7 @@ static unsigned long lockmap_lru_claim(struct lockmap *map,
 			s->evict_skipped++;
 			if (++skipped < max_skip)
 				continue;
-			/* Claimed ones left: from @pos on, every key is held. */
+			/* Claims left the list: @pos to the cold end is held. */
 			list_rotate_to_front(pos, &s->lru);
 			break;
 		}
