@@ -746,11 +746,12 @@ static int lockmap_copy_locked(struct lockmap *map, struct lockmap_entry *e,
  */
 static int lockmap_read_locked(struct lockmap *map,
 			       const struct lockmap_lookup *l,
-			       lockmap_copy_t copy, void *arg, bool promote)
+			       lockmap_copy_t copy, void *arg, bool promote,
+			       enum lockmap_wait wait)
 {
 	struct lockmap_entry *e;
 	void *value;
-	int ret = -ENOENT;
+	int ret;
 
 	rcu_read_lock();
 	e = lockmap_find_rcu(map, l);
@@ -777,10 +778,12 @@ static int lockmap_read_locked(struct lockmap *map,
 	e = lockmap_find(lockmap_shard_of(map, l->hash), l);
 	if (!e)
 		return -ENOENT;
-	__lockmap_lock(map, e, LOCKMAP_WAIT);
-	if (e->value)
-		ret = lockmap_copy_locked(map, e, copy, arg, promote);
-	__lockmap_unlock(map, e);
+	ret = __lockmap_lock(map, e, wait);
+	if (!ret) {
+		ret = e->value ? lockmap_copy_locked(map, e, copy, arg, promote) :
+				 -ENOENT;
+		__lockmap_unlock(map, e);
+	}
 	lockmap_put(map, e);
 	return ret;
 }
@@ -830,38 +833,28 @@ out:
 }
 
 /*
- * The lockless read of an rcu_get map alone, for the char device, whose
- * waits must be interruptible: true with *@ret set (as lockmap_get() or
- * lockmap_peek() would return it) if done, false if the caller must read
- * under the key's lock.
+ * get, peek and contains, waiting for a held key as @wait says (the char
+ * device's waits are interruptible, or it does not wait).  Returns what
+ * @copy returned, -ENOENT, -EINVAL, or -EBUSY or -EINTR from the wait.
  */
-bool lockmap_try_read_rcu(struct lockmap *map, const void *key, size_t key_len,
-			  lockmap_copy_t copy, void *arg, bool promote, int *ret)
-{
-	struct lockmap_lookup l;
-
-	*ret = lockmap_prepare(map, key, key_len, &l);
-	if (*ret)
-		return true;
-	return map->p.rcu_get &&
-	       lockmap_read_rcu(map, &l, copy, arg, promote, ret);
-}
-
-static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
-			lockmap_copy_t copy, void *arg, bool promote)
+int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
+		 lockmap_copy_t copy, void *arg, bool promote,
+		 enum lockmap_wait wait)
 {
 	struct lockmap_lookup l;
 	int ret;
 
-	might_sleep();
-	/* An rcu_get read too: it waits for a holder that may change the value. */
-	lockmap_might_lock(map);
+	if (wait != LOCKMAP_NOWAIT) {
+		might_sleep();
+		/* An rcu_get read too: it waits for a holder that may write. */
+		lockmap_might_lock(map);
+	}
 	ret = lockmap_prepare(map, key, key_len, &l);
 	if (ret)
 		return ret;
 	if (map->p.rcu_get && lockmap_read_rcu(map, &l, copy, arg, promote, &ret))
 		return ret;
-	return lockmap_read_locked(map, &l, copy, arg, promote);
+	return lockmap_read_locked(map, &l, copy, arg, promote, wait);
 }
 
 /**
@@ -887,7 +880,7 @@ static int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
 int lockmap_get(struct lockmap *map, const void *key, size_t key_len,
 		lockmap_copy_t copy, void *arg)
 {
-	return lockmap_read(map, key, key_len, copy, arg, true);
+	return lockmap_read(map, key, key_len, copy, arg, true, LOCKMAP_WAIT);
 }
 EXPORT_SYMBOL_GPL(lockmap_get);
 
@@ -907,7 +900,7 @@ EXPORT_SYMBOL_GPL(lockmap_get);
 int lockmap_peek(struct lockmap *map, const void *key, size_t key_len,
 		 lockmap_copy_t copy, void *arg)
 {
-	return lockmap_read(map, key, key_len, copy, arg, false);
+	return lockmap_read(map, key, key_len, copy, arg, false, LOCKMAP_WAIT);
 }
 EXPORT_SYMBOL_GPL(lockmap_peek);
 

@@ -151,8 +151,9 @@ static bool lmd_should_fail(size_t size)
 /*
  * Values: a struct lockmap_blob in kvmalloc'ed memory, charged to the
  * caller, behind an RCU head: an rcu_get map's lockless readers may still
- * copy a value it dropped until a grace period has passed.  A published
- * value never changes; a new one replaces it.
+ * copy a value it dropped until a grace period has passed.  (Other maps pay
+ * the head's 16 bytes too, for one layout and one set of helpers.)  A
+ * published value never changes; a new one replaces it.
  */
 struct lmd_blob {
 	struct rcu_head rcu;
@@ -948,7 +949,7 @@ static enum lockmap_wait lmd_wait(bool nowait)
 	return nowait ? LOCKMAP_NOWAIT : LOCKMAP_WAIT_INTERRUPTIBLE;
 }
 
-/* A lockless read's copy: the op applied to the value found. */
+/* A read's copy (maybe under RCU only): the op applied to the value. */
 struct lmd_read {
 	const struct lmd_map *m;
 	struct lmd_op *o;
@@ -958,34 +959,36 @@ static int lmd_read_copy(const void *value, void *arg)
 {
 	struct lmd_read *r = arg;
 
-	/* A read op only reads the blob: published blobs never change. */
+	/* A read op only reads the blob, and published blobs never change. */
 	r->o->slot->cur = (struct lockmap_blob *)value;
 	return lmd_op_apply(r->m, r->o);
 }
 
 /*
- * An rcu_get map's single GET, PEEK or CONTAINS, without the key's lock.
- * True if done, with *@err the op's result; false if the key must be
- * locked: a holder that may change the value has it.
+ * A single GET, PEEK or CONTAINS, through the core's read: it never counts
+ * as a holder that may change the value, so in an rcu_get map it locks the
+ * key only while such a holder has it, and readers do not queue behind
+ * each other.
  */
-static bool lmd_read_rcu(const struct lmd_map *m, struct lmd_op *o, int *err)
+static int lmd_read(const struct lmd_map *m, struct lmd_op *o,
+		    enum lockmap_wait wait)
 {
 	struct lmd_read r = { .m = m, .o = o };
-	u32 op = o->u.op;
+	int err;
 
-	if (!(m->flags & LOCKMAP_CREATE_RCU_GET) ||
-	    (op != LOCKMAP_OP_GET && op != LOCKMAP_OP_PEEK &&
-	     op != LOCKMAP_OP_CONTAINS))
-		return false;
-	if (!lockmap_try_read_rcu(m->map, o->key, o->u.key_len, lmd_read_copy,
-				  &r, op == LOCKMAP_OP_GET, err))
-		return false;
-	if (*err == -ENOENT) {
-		/* No value: what that means is the op's to say. */
-		o->slot->cur = NULL;
-		*err = lmd_op_apply(m, o);
-	}
-	return true;
+	err = lockmap_read(m->map, o->key, o->u.key_len, lmd_read_copy, &r,
+			   o->u.op == LOCKMAP_OP_GET, wait);
+	if (err != -ENOENT)
+		return err;
+	/* No value: what that means is the op's to say. */
+	o->slot->cur = NULL;
+	return lmd_op_apply(m, o);
+}
+
+static bool lmd_op_reads(u32 op)
+{
+	return op == LOCKMAP_OP_GET || op == LOCKMAP_OP_PEEK ||
+	       op == LOCKMAP_OP_CONTAINS;
 }
 
 /* LOCKMAP_IOC_OP: one op, one key, locked alone. */
@@ -1013,18 +1016,20 @@ static int lmd_ioctl_op(struct lmd_file *f, void __user *arg)
 	s.key = o.key;
 	s.len = o.u.key_len;
 	o.slot = &s;
-	if (lmd_read_rcu(m, &o, &err))
-		goto write;
 	wait = lmd_wait(o.u.flags & LOCKMAP_OPF_NOWAIT);
+	if (lmd_op_reads(o.u.op)) {
+		err = lmd_read(m, &o, wait);
+		goto write;
+	}
 	if (lmd_op_creates(o.u.op)) {
 		e = lockmap_entry_lock(m->map, s.key, s.len, wait);
 	} else {
-		/* Reading or changing an existing value: no entry to create. */
+		/* Changing an existing value: no entry to create. */
 		e = lockmap_take_existing(m->map, s.key, s.len, wait);
 		if (e == ERR_PTR(-ENOENT))
 			e = NULL;
 		else if (!IS_ERR(e) && lockmap_is_lru(m->map) &&
-			 (o.u.op == LOCKMAP_OP_GET || o.u.op == LOCKMAP_OP_CAS))
+			 o.u.op == LOCKMAP_OP_CAS)
 			lockmap_lru_touch(m->map, e);
 	}
 	if (IS_ERR(e)) {

@@ -348,8 +348,9 @@ struct lockmap_entry *lockmap_take_existing(struct lockmap *map,
 					    const void *key, size_t key_len,
 					    enum lockmap_wait wait);
 void lockmap_entry_free(struct lockmap *map, struct lockmap_entry *e);
-bool lockmap_try_read_rcu(struct lockmap *map, const void *key, size_t key_len,
-			  lockmap_copy_t copy, void *arg, bool promote, int *ret);
+int lockmap_read(struct lockmap *map, const void *key, size_t key_len,
+		 lockmap_copy_t copy, void *arg, bool promote,
+		 enum lockmap_wait wait);
 
 /* The LRU policy (lockmap_lru.c), called by the core under the shard lock. */
 void lockmap_lru_add(struct lockmap *map, struct lockmap_shard *s,

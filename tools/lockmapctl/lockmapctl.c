@@ -885,7 +885,7 @@ static int cmd_ls(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-6s %-24s %-14s %8s %8s %5s\n", "ID", "NAME", "KIND",
+		printf("%-6s %-24s %-23s %8s %8s %5s\n", "ID", "NAME", "KIND",
 		       "LEN", "CAPACITY", "FILES");
 	for (i = 0; i < n; i++) {
 		if (map_stats(ids[i], &st))
@@ -903,7 +903,7 @@ static int cmd_ls(int argc, char **argv)
 			print_fields(f, ARRAY_SIZE(f), 1);
 			first = 0;
 		} else {
-			printf("%-6u %-24s %-14s %8llu %8llu %5u\n", ids[i],
+			printf("%-6u %-24s %-23s %8llu %8llu %5u\n", ids[i],
 			       st.name[0] ? (char *)st.name : "-", flags,
 			       (unsigned long long)st.len,
 			       (unsigned long long)st.capacity, st.nr_files);

@@ -4,7 +4,8 @@
  * process (LOCKMAP_IOC_HOLD) blocks that key, and only that key, for
  * another; batches are atomic for concurrent readers; counters are exact
  * under contention; signals end waits with nothing held; closing or killing
- * a holder is safe.  Every case runs once per lock kind (mutex, rt_mutex).
+ * a holder is safe.  Every case runs once per lock kind (mutex, rt_mutex)
+ * and once for an rcu_get map, whose reads must wait for holds all the same.
  *
  * Ordering is proven by state, not by timing: the holder's operation runs
  * at the end of its hold, so a waiter that observes (or builds on) its

@@ -111,9 +111,10 @@
 /*
  * A single GET, PEEK or CONTAINS (LOCKMAP_IOC_OP) reads the key without
  * locking it, so readers of one key do not queue behind each other; it still
- * waits for a holder that may change the value, and never returns a value
- * other than one the key had.  Replaced values are freed an RCU grace period
- * later.  Batches lock their keys as usual.
+ * waits for a holder that may change the value (every hold and every other
+ * operation), and never returns a value other than one the key had.  Values
+ * that leave the map (replaced, removed, evicted, popped, cleared) are freed,
+ * and uncharged, an RCU grace period later.  Batches lock their keys as usual.
  */
 #define LOCKMAP_CREATE_RCU_GET		0x8U
 #define LOCKMAP_CREATE_FLAGS_ALL	(LOCKMAP_CREATE_LRU | \
@@ -132,7 +133,8 @@
  * @max_value_len: longest value in bytes, 0 for the module's max_value_len
  * @nr_shards: a power of two up to 1024, or 0 for the kernel's default
  * @max_evict: LRU: most evictions per insertion, up to 1024 (0: 1); else
- *	must be 0
+ *	must be 0.  Held keys are stepped over: an insertion that meets 16 of
+ *	them gives up, which may leave the cache above @capacity for a while
  * @map_id: out: the new map's id (never 0)
  * @capacity: LRU: number of values kept (not 0, at most the map's
  *	max_entries); must be 0 without %LOCKMAP_CREATE_LRU
