@@ -64,12 +64,25 @@ static bool lockmap_lru_try_claim(struct lockmap *map, struct lockmap_entry *e)
 }
 
 /*
+ * Moves the held keys from @first to the cold end of @s's list to the warm
+ * end, behind the most recent key (an insertion's own), in their order.
+ */
+static void lockmap_lru_rotate_held(struct lockmap_shard *s,
+				    struct list_head *first)
+{
+	struct list_head *mru = s->lru.next;
+
+	/* Unless they are the whole list, or already behind it. */
+	if (mru != first && mru->next != first)
+		list_bulk_move_tail(mru->next, first, s->lru.prev);
+}
+
+/*
  * Claims up to @nr cold, unused entries of @s (only while the shard is over
  * its share if @over_only), unlinks them and moves them to @victims.  Gives
  * up after stepping over @max_skip held keys, which then move to the warm
- * end of the list (the rotation of list_lru), so that the next walk looks
- * past them: the walk under the shard lock stays short however many cold
- * keys are held.
+ * end (as list_lru rotates busy items), so that the next walk looks past
+ * them: a walk with a bound stays short however many cold keys are held.
  */
 static unsigned long lockmap_lru_claim(struct lockmap *map,
 				       struct lockmap_shard *s,
@@ -93,7 +106,7 @@ static unsigned long lockmap_lru_claim(struct lockmap *map,
 			if (++skipped < max_skip)
 				continue;
 			/* Claims left the list: @pos to the cold end is held. */
-			list_rotate_to_front(pos, &s->lru);
+			lockmap_lru_rotate_held(s, pos);
 			break;
 		}
 		list_move(pos, victims);
@@ -180,8 +193,9 @@ bool lockmap_lru_make_room(struct lockmap *map, struct lockmap_shard *s)
  *
  * Evicts least recently used values that nobody holds, shards taken round
  * robin, never waiting.  In each shard it steps over at most
- * %LOCKMAP_LRU_MAX_SKIP held keys, which then become the most recently
- * used, so a call may evict fewer than it could; the next looks further.
+ * %LOCKMAP_LRU_MAX_SKIP held keys, which then move to the warm end (behind
+ * the most recent key), so a call may evict fewer than it could; the next
+ * looks further.
  * The shrinker's scan calls this.
  *
  * Context: Process context.

@@ -823,15 +823,18 @@ static void lru_evict_walk_is_bounded(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lru_skipped(map), skipped + LOCKMAP_LRU_MAX_SKIP);
 	KUNIT_EXPECT_EQ(test, lru_evicts(c), 0);
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), CAP + 1);
-	/* The keys stepped over, in their order, are now the warmest. */
+	/*
+	 * The keys stepped over, in their order, went to the warm end,
+	 * behind the key just inserted, which stays the most recent.
+	 */
 	KUNIT_ASSERT_EQ(test, lru_order(map, 0, order, ARRAY_SIZE(order)),
 			CAP + 1);
 	KUNIT_EXPECT_EQ(test, order[0], HELD);
 	KUNIT_EXPECT_EQ(test, order[1], CAP);
-	KUNIT_EXPECT_EQ(test, order[2], CAP + 1);
 	for (i = 0; i < LOCKMAP_LRU_MAX_SKIP; i++)
-		KUNIT_EXPECT_EQ_MSG(test, order[3 + i], i + 1, "position %u",
-				    3 + i);
+		KUNIT_EXPECT_EQ_MSG(test, order[2 + i], i + 1, "position %u",
+				    2 + i);
+	KUNIT_EXPECT_EQ(test, order[CAP], CAP + 1);
 
 	/* The next insertion steps over HELD alone and evicts CAP. */
 	skipped = lru_skipped(map);
@@ -841,6 +844,28 @@ static void lru_evict_walk_is_bounded(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lru_last_key(c), CAP);
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), CAP + 1);
 	lru_check_lists(test, map);
+}
+
+/* A cache at max_entries looks past any number of held keys for room. */
+static void lru_full_cache_looks_past_held(struct kunit *test)
+{
+	enum { HELD = LOCKMAP_LRU_MAX_SKIP + 1 };
+	struct lru_ctx *c = lru_ctx_new(test);
+	struct lockmap_params p = lru_params(4 * HELD, 1, 1);
+	struct lockmap *map;
+	u64 k;
+
+	p.max_entries = HELD + 1;
+	map = lm_create(test, &c->lm, &p);
+	for (k = 1; k <= HELD; k++)
+		lru_hold(test, c, k, true);
+	lru_put(test, c, 100);	/* the one key not held, and the warmest */
+	KUNIT_EXPECT_EQ(test, lru_evicts(c), 0);
+	lru_put(test, c, 101);	/* no room: 100 must go */
+	KUNIT_EXPECT_EQ(test, lru_evicts(c), 1);
+	KUNIT_EXPECT_EQ(test, lru_last_key(c), 100);
+	KUNIT_EXPECT_EQ(test, lru_has(map, 101), 1);
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), HELD + 1);
 }
 
 static void lru_overflow_while_all_held(struct kunit *test)
@@ -2006,6 +2031,7 @@ static struct kunit_case lockmap_lru_cases[] = {
 	KUNIT_CASE_PARAM(lru_evict_skips_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_continues_past_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_walk_is_bounded, lm_variant_gen),
+	KUNIT_CASE_PARAM(lru_full_cache_looks_past_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_overflow_while_all_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_held_empty_key_not_listed, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_entry_set_if_absent, lm_variant_gen),

@@ -27,7 +27,8 @@ struct lockmap_batch;
 #define LOCKMAP_BATCH_MAX	32
 /*
  * Most held keys an LRU cache's eviction on insertion (or a shrink) steps
- * over per shard before it gives up; they then become the most recently used.
+ * over per shard before it gives up; they then move to the warm end, behind
+ * the most recent key.  pop_lru and a cache at max_entries look at every key.
  */
 #define LOCKMAP_LRU_MAX_SKIP	16
 
@@ -150,8 +151,8 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	shard over its share (after lockmap_set_capacity() lowered it, or
  *	while keys were held) come back down under a stream of new keys.
  *	Held keys are stepped over, never waited for: an insertion gives up
- *	after %LOCKMAP_LRU_MAX_SKIP of them and makes them the most recently
- *	used, so that the next one looks past them
+ *	after %LOCKMAP_LRU_MAX_SKIP of them and moves them to the warm end,
+ *	behind the key it inserted, so that the next one looks past them
  * @shrinker: LRU only: give cold values back under memory pressure
  * @rcu_get: lockmap_get(), lockmap_peek() and lockmap_contains() read a key
  *	without locking it: no atomic operation and no write to the entry (but
