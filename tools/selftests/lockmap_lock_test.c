@@ -901,9 +901,12 @@ TEST_F(lk, get_sees_whole_values_under_churn)
 	for (i = 0; i < 4; i++)
 		ASSERT_EQ(0, pthread_join(tid[i], NULL));
 	EXPECT_EQ(0, atomic_load(&errors));
-	for (i = 0; i < 4; i++)
-		EXPECT_LT(100, i < 2 ? w[i].writes : w[i].reads)
-			TH_LOG("thread %d did too little", i);
+	/* Each did some work (under 100 a second on the debug kernel). */
+	for (i = 0; i < 4; i++) {
+		long done = i < 2 ? w[i].writes : w[i].reads;
+
+		EXPECT_LT(10, done) TH_LOG("thread %d did %ld", i, done);
+	}
 }
 
 TEST_HARNESS_MAIN
