@@ -4,8 +4,8 @@
  * process (LOCKMAP_IOC_HOLD) blocks that key, and only that key, for
  * another; batches are atomic for concurrent readers; counters are exact
  * under contention; signals end waits with nothing held; closing or killing
- * a holder is safe.  Every case runs once per lock kind (mutex, rt_mutex)
- * and once for an rcu_get map, whose reads must wait for holds all the same.
+ * a holder is safe.  Every case runs once per lock kind (mutex, rt_mutex),
+ * plain and rcu_get: an rcu_get map's reads must wait for holds all the same.
  *
  * Ordering is proven by state, not by timing: the holder's operation runs
  * at the end of its hold, so a waiter that observes (or builds on) its
@@ -44,6 +44,10 @@ FIXTURE_VARIANT_ADD(lk, rt_mutex) {
 /* Lockless reads: they must still wait for (or with NOWAIT fail on) holds. */
 FIXTURE_VARIANT_ADD(lk, rcu_get) {
 	.flags = LOCKMAP_CREATE_RCU_GET,
+};
+
+FIXTURE_VARIANT_ADD(lk, rt_mutex_rcu_get) {
+	.flags = LOCKMAP_CREATE_RT_MUTEX | LOCKMAP_CREATE_RCU_GET,
 };
 
 static void on_signal(int sig)
