@@ -13,6 +13,7 @@
  * keys are locked, through kernel buffers, so no user memory is touched
  * while a key is held.
  */
+#include <linux/bitrev.h>
 #include <linux/cdev.h>
 #include <linux/compat.h>
 #include <linux/cred.h>
@@ -1272,30 +1273,39 @@ out_index:
 }
 
 /*
- * Walking a map in hash order, for ITER and CLEAR.  A pass over one shard
- * collects copies of the keys whose hash is at least @from, lowest first, at
- * most @max of them, and only whole groups of equal hashes: every key with a
- * hash below the returned cut is there.  The walk runs in one RCU read
- * section without stopping, so a resize shows a key twice (folded here) but
- * never hides one; hash order makes the position independent of the table.
+ * Copies of keys, for ITER and CLEAR.  ITER walks a map in position order:
+ * a key's position is its hash with the bits reversed.  A table bucket holds
+ * the keys whose hash ends in the bucket's index, a range of positions, so
+ * walking the buckets in bit-reversed order of their index visits the ranges
+ * in increasing order, in a table of any size.  A position thus stays valid
+ * when the table is resized, and a pass over one shard starts at the bucket
+ * of @from and stops at the first bucket past what it can keep: it collects
+ * the keys positioned at @from or later, lowest first, at most @max of them,
+ * and only whole groups of equal positions (equal hashes): every key
+ * positioned below the returned cut is there.
  */
 struct lmd_ckey {
-	u32 hash;
+	u32 pos;
 	u32 len;
 	u8 *key;
 };
 
 struct lmd_collect {
 	const struct lockmap *map;
-	struct lmd_ckey *k;		/* sorted by hash, length, bytes */
+	struct lmd_ckey *k;		/* sorted by position, length, bytes */
 	u8 *pool;			/* @max key buffers of @slot_size */
 	size_t slot_size;
 	unsigned int max;
 	unsigned int nr;
-	u64 cut;			/* lowest hash not (fully) collected */
+	u64 cut;			/* lowest position not (fully) collected */
 };
 
 #define LMD_NO_CUT	U64_MAX
+
+static inline u32 lmd_pos(const struct lockmap_entry *e)
+{
+	return bitrev32(e->hash);
+}
 
 static int lmd_ckey_cmp(const struct lockmap *map,
 			const struct lockmap_entry *e, const struct lmd_ckey *c)
@@ -1303,8 +1313,8 @@ static int lmd_ckey_cmp(const struct lockmap *map,
 	size_t len;
 	const void *key = lockmap_entry_key(map, e, &len);
 
-	if (e->hash != c->hash)
-		return e->hash < c->hash ? -1 : 1;
+	if (lmd_pos(e) != c->pos)
+		return lmd_pos(e) < c->pos ? -1 : 1;
 	if (len != c->len)
 		return len < c->len ? -1 : 1;
 	return memcmp(key, c->key, c->len);
@@ -1317,7 +1327,7 @@ static void lmd_ckey_set(struct lmd_collect *c, unsigned int i,
 	size_t len;
 	const void *key = lockmap_entry_key(c->map, e, &len);
 
-	c->k[i].hash = e->hash;
+	c->k[i].pos = lmd_pos(e);
 	c->k[i].len = len;
 	c->k[i].key = slot;
 	memcpy(slot, key, len);
@@ -1329,7 +1339,7 @@ static void lmd_collect_one(struct lmd_collect *c,
 	unsigned int lo = 0, hi = c->nr;
 	u8 *slot;
 
-	if (e->hash >= c->cut)
+	if (lmd_pos(e) >= c->cut)
 		return;
 	while (lo < hi) {
 		unsigned int mid = lo + (hi - lo) / 2;
@@ -1345,11 +1355,11 @@ static void lmd_collect_one(struct lmd_collect *c,
 	if (c->nr == c->max) {
 		/* Full: the greatest of the keys and @e is left out. */
 		if (lo == c->nr) {
-			c->cut = e->hash;
+			c->cut = lmd_pos(e);
 			return;
 		}
 		c->nr--;
-		c->cut = min_t(u64, c->cut, c->k[c->nr].hash);
+		c->cut = min_t(u64, c->cut, c->k[c->nr].pos);
 		slot = c->k[c->nr].key;
 	} else {
 		slot = c->pool + c->nr * c->slot_size;
@@ -1359,26 +1369,56 @@ static void lmd_collect_one(struct lmd_collect *c,
 	c->nr++;
 }
 
+/*
+ * One table's part of a pass.  Under RCU a chain may lead into another
+ * bucket's chain when a resize moves its last entry: collecting a key twice
+ * or from another bucket is harmless, and a chain that did not end at its
+ * own bucket is walked again, as rhashtable's lookups do.
+ */
+static void lmd_collect_table(struct lmd_collect *c,
+			      const struct bucket_table *tbl, u32 from)
+{
+	unsigned int shift = 32 - ilog2(tbl->size);
+	u64 p;
+
+	for (p = (u64)from >> shift; p < tbl->size && (p << shift) < c->cut; p++) {
+		unsigned int b = (u64)bitrev32(p) >> shift;
+		struct rhash_lock_head __rcu *const *bkt = rht_bucket(tbl, b);
+		struct lockmap_entry *e;
+		struct rhash_head *pos;
+
+		do {
+			rht_for_each_entry_rcu_from(e, pos, rht_ptr_rcu(bkt),
+						    tbl, b, node)
+				if (lmd_pos(e) >= from &&
+				    refcount_read(&e->users))
+					lmd_collect_one(c, e);
+		} while (pos != RHT_NULLS_MARKER(bkt));
+	}
+}
+
+/*
+ * A pass over one shard.  During a resize keys move from the table to its
+ * future one, never back, and each is linked into the new table before it
+ * leaves the old: walking the tables in that order misses none.
+ */
 static void lmd_collect_shard(struct lockmap *map, u32 shard, u32 from,
 			      struct lmd_collect *c)
 {
-	struct rhashtable_iter iter;
-	struct lockmap_entry *e;
+	struct rhashtable *ht = &map->shards[shard].ht;
+	const struct bucket_table *tbl;
 
 	c->map = map;
 	c->nr = 0;
 	c->cut = LMD_NO_CUT;
-	rhashtable_walk_enter(&map->shards[shard].ht, &iter);
-	rhashtable_walk_start(&iter);
-	while ((e = rhashtable_walk_next(&iter))) {
-		if (IS_ERR(e))
-			continue;	/* -EAGAIN: resized, walking again */
-		if (e->hash >= from && refcount_read(&e->users))
-			lmd_collect_one(c, e);
+	rcu_read_lock();
+	for (tbl = rht_dereference_rcu(ht->tbl, ht); tbl;
+	     tbl = rht_dereference_rcu(tbl->future_tbl, ht)) {
+		lmd_collect_table(c, tbl, from);
+		smp_rmb();	/* see the future table of a finished move */
 	}
-	rhashtable_walk_stop(&iter);
-	rhashtable_walk_exit(&iter);
-	while (c->nr && c->k[c->nr - 1].hash >= c->cut)
+	rcu_read_unlock();
+	while (c->nr && c->k[c->nr - 1].pos >= c->cut)
 		c->nr--;
 }
 
@@ -1514,8 +1554,8 @@ static int lmd_iter_put(struct lmd_iter *x, const struct lmd_ckey *k,
 
 /*
  * Emits the collected keys that still have a value, whole hash groups only:
- * on error the group being emitted is taken back and *@stop is its hash, so
- * that everything before it is done.
+ * on error the group being emitted is taken back and *@stop is its
+ * position, so that everything before it is done.
  */
 static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u64 *stop)
 {
@@ -1527,7 +1567,7 @@ static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u64 *stop)
 		u64 pos = x->pos;
 		u32 nr = x->it.nr_records;
 
-		for (j = i; j < c->nr && c->k[j].hash == c->k[i].hash; j++) {
+		for (j = i; j < c->nr && c->k[j].pos == c->k[i].pos; j++) {
 			struct lockmap_entry *e;
 			struct lockmap_blob *v;
 			size_t len;
@@ -1553,7 +1593,7 @@ static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u64 *stop)
 		if (err) {
 			x->pos = pos;
 			x->it.nr_records = nr;
-			*stop = c->k[i].hash;
+			*stop = c->k[i].pos;
 			return err;
 		}
 		i = j;

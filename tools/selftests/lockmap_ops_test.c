@@ -5,9 +5,12 @@
  */
 #define _GNU_SOURCE
 #include <linux/userfaultfd.h>
+#include <limits.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
@@ -858,8 +861,10 @@ TEST_F(map, iter_returns_each_key_once)
 	}
 	ASSERT_EQ(0, iter_all(self->fd, self->id, 7, 4096, counts, 300, &calls));
 	EXPECT_LE(300 / 7, calls);
-	for (i = 0; i < 300; i++)
+	for (i = 0; i < 300; i++) {
+		/* braces: TH_LOG() is a loop of its own after the check */
 		EXPECT_EQ(1, counts[i]) TH_LOG("key k%d seen %d times", i, counts[i]);
+	}
 	/* a buffer that fits one record at a time works too */
 	memset(counts, 0, sizeof(counts));
 	ASSERT_EQ(0, iter_all(self->fd, self->id, LOCKMAP_ITER_MAX_RECORDS, 40,
@@ -887,6 +892,130 @@ TEST_F(map, iter_empty_and_small_buffer)
 	it.buf = lm_ptr(buf);
 	it.buf_size = sizeof(buf);
 	EXPECT_EQ(-EMSGSIZE, lm_ioctl(self->fd, LOCKMAP_IOC_ITER, &it));
+}
+
+/* Stepping @steps ITER calls of one record each: microseconds per call. */
+static long long iter_step_us(int fd, __u32 id, int steps)
+{
+	struct lockmap_ioc_iter it;
+	unsigned char buf[256];
+	long long t0;
+	int i;
+
+	memset(&it, 0, sizeof(it));
+	it.size = sizeof(it);
+	it.map_id = id;
+	it.max_records = 1;
+	it.buf = lm_ptr(buf);
+	it.buf_size = sizeof(buf);
+	t0 = lm_now_us();
+	for (i = 0; i < steps && it.cursor != LOCKMAP_ITER_END; i++)
+		if (lm_ioctl(fd, LOCKMAP_IOC_ITER, &it) || it.nr_records != 1)
+			return -1;
+	return i == steps ? (lm_now_us() - t0) / steps : -1;
+}
+
+/* A map of one shard, which a walk of the whole shard would visit whole. */
+static int iter_map(int fd, int nr_keys)
+{
+	struct lockmap_ioc_create c;
+	char key[16];
+	int i;
+
+	lm_create_init(&c, 0, 0, NULL);
+	c.nr_shards = 1;
+	if (lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c))
+		return -1;
+	for (i = 0; i < nr_keys; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		if (lm_puts(fd, c.map_id, key, key))
+			return -1;
+	}
+	return c.map_id;
+}
+
+/*
+ * An ITER call visits about as many keys as it returns: one record from a
+ * map of 4K keys costs about what it costs from a map of 128.  (When each
+ * call walked its whole shard, the big map's calls cost 10x and more.)  Each
+ * map's best of five interleaved rounds, so that a busy host hurts both.
+ */
+TEST(iter_call_cost_does_not_grow_with_the_map)
+{
+	long long small_us = LLONG_MAX, big_us = LLONG_MAX, us;
+	int fd = lm_open(), small, big, i;
+
+	ASSERT_LE(0, fd);
+	small = iter_map(fd, 128);
+	big = iter_map(fd, 4096);
+	ASSERT_LT(0, small);
+	ASSERT_LT(0, big);
+	for (i = 0; i < 5; i++) {
+		us = iter_step_us(fd, small, 100);
+		ASSERT_LE(0, us);
+		small_us = us < small_us ? us : small_us;
+		us = iter_step_us(fd, big, 100);
+		ASSERT_LE(0, us);
+		big_us = us < big_us ? us : big_us;
+	}
+	EXPECT_GT(3 * small_us + 3, big_us)
+		TH_LOG("one record: %lld us from 128 keys, %lld us from 4K",
+		       small_us, big_us);
+	close(fd);
+}
+
+/*
+ * Keys that keep their values are returned exactly once while others come
+ * and go in numbers that grow and shrink the table several times: a key
+ * being moved to a new table is still found.
+ */
+#define STABLE_KEYS	100
+#define CHURN_KEYS	300
+
+TEST(iter_during_resizes_returns_stable_keys_once)
+{
+	static int counts[STABLE_KEYS + CHURN_KEYS];
+	int fd = lm_open(), id, i, round, calls, status;
+	long long end;
+	char key[16];
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	id = iter_map(fd, STABLE_KEYS);
+	ASSERT_LT(0, id);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;) {
+			for (i = STABLE_KEYS; i < STABLE_KEYS + CHURN_KEYS; i++) {
+				snprintf(key, sizeof(key), "k%d", i);
+				if (lm_puts(fd, id, key, key))
+					_exit(1);
+			}
+			for (i = STABLE_KEYS; i < STABLE_KEYS + CHURN_KEYS; i++) {
+				snprintf(key, sizeof(key), "k%d", i);
+				if (lm_del(fd, id, key))
+					_exit(1);
+			}
+		}
+	}
+	end = lm_now_us() + 3000000;
+	for (round = 0; lm_now_us() < end; round++) {
+		memset(counts, 0, sizeof(counts));
+		ASSERT_EQ(0, iter_all(fd, id, 4, 4096, counts,
+				      ARRAY_SIZE(counts), &calls));
+		for (i = 0; i < STABLE_KEYS; i++) {
+			ASSERT_EQ(1, counts[i])
+				TH_LOG("round %d: k%d seen %d times", round, i,
+				       counts[i]);
+		}
+	}
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG)) TH_LOG("churn failed");
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_LE(2, round);
+	close(fd);
 }
 
 TEST(fixed_key_length)

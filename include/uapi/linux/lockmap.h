@@ -520,10 +520,10 @@ struct lockmap_ioc_record {
  * change.  The order is unspecified.  A signal ends the call early: -EINTR if
  * nothing was copied yet, else success with the records so far and a cursor
  * after them.  -EOVERFLOW (practically never) if more keys share one 32-bit
- * hash than @max_records allows: retry with a larger @max_records.  Each
- * call walks the whole shard it is in, so a full iteration of N keys in S
- * shards visits about N * N / (S * @max_records) entries: use the largest
- * @max_records the buffer allows.
+ * hash than @max_records allows: retry with a larger @max_records.  A call
+ * visits about as many keys as it returns (and the empty table slots between
+ * them), so a full iteration visits each key about once, whatever
+ * @max_records.
  */
 struct lockmap_ioc_iter {
 	__u32 size;
