@@ -1267,54 +1267,183 @@ EXPORT_SYMBOL_GPL(lockmap_batch_unlock);
 /* Walks */
 
 /*
- * Calls @fn on every entry of every shard, one at a time with its key locked,
- * sleeping between entries (the table walk only pins RCU, never a lock).  An
- * entry may be seen twice if its table is resized meanwhile.  A non-zero
- * return of @fn stops the walk.
+ * Walks go in position order: a key's position is its hash with the bits
+ * reversed.  A table bucket holds the keys whose hash ends in the bucket's
+ * index, one range of positions, so walking a table's buckets in
+ * bit-reversed order of their index visits positions in increasing order,
+ * in a table of any size.  A place in a walk, a position and an entry (keys
+ * of one position in the order of their entries' addresses), thus stays
+ * valid while the table is resized, and a chunk starts at the bucket of
+ * that place and stops one bucket past what it keeps: a walk of the whole
+ * map visits each key about once, however the tables change meanwhile.
+ */
+static int lockmap_walk_cmp(u32 pos, const struct lockmap_entry *e,
+			    u32 wpos, const struct lockmap_entry *we)
+{
+	if (pos != wpos)
+		return pos < wpos ? -1 : 1;
+	if (e == we)
+		return 0;
+	return (unsigned long)e < (unsigned long)we ? -1 : 1;
+}
+
+/* Puts @e in the chunk if it is among the @w->max first after the place. */
+static void lockmap_walk_add(struct lockmap_walk *w, struct lockmap_entry *e)
+{
+	u32 pos = lockmap_walk_pos(e);
+	unsigned int lo = 0, hi = w->nr;
+
+	if (lockmap_walk_cmp(pos, e, w->pos, w->after) <= 0)
+		return;
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		struct lockmap_entry *m = w->e[mid];
+		int r = lockmap_walk_cmp(pos, e, lockmap_walk_pos(m), m);
+
+		if (!r)
+			return;		/* met again in the next table */
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (w->nr == w->max) {
+		if (lo == w->nr)
+			return;
+		w->nr--;		/* the last one falls out */
+	}
+	memmove(&w->e[lo + 1], &w->e[lo], (w->nr - lo) * sizeof(*w->e));
+	w->e[lo] = e;
+	w->nr++;
+}
+
+/*
+ * One table's part of a chunk.  Under RCU a chain may lead into another
+ * bucket's chain when a resize moves its last entry: meeting a key twice or
+ * in another bucket is harmless, and a chain that did not end at its own
+ * bucket is walked again, as rhashtable's lookups do.
+ */
+static void lockmap_walk_table(struct lockmap_walk *w,
+			       const struct bucket_table *tbl)
+{
+	unsigned int shift = 32 - ilog2(tbl->size);
+	u64 p;
+
+	for (p = (u64)w->pos >> shift; p < tbl->size; p++) {
+		unsigned int b = (u64)bitrev32(p) >> shift;
+		struct rhash_lock_head __rcu *const *bkt = rht_bucket(tbl, b);
+		struct lockmap_entry *e;
+		struct rhash_head *pos;
+
+		if (w->nr == w->max &&
+		    (p << shift) > lockmap_walk_pos(w->e[w->nr - 1]))
+			break;
+		do {
+			rht_for_each_entry_rcu_from(e, pos, rht_ptr_rcu(bkt),
+						    tbl, b, node)
+				if (refcount_read(&e->users))
+					lockmap_walk_add(w, e);
+		} while (pos != RHT_NULLS_MARKER(bkt));
+	}
+}
+
+/**
+ * lockmap_walk_collect() - the next chunk of a walk
+ * @map: the map
+ * @w: the walk, where the chunk starts
  *
- * The entry just visited keeps a reference until the walker has stepped past
- * it: unlinked while the walk is stopped, it would make the walker lose its
- * place in the bucket and skip the next entry.
+ * Fills @w->e with the first @w->max live entries of @w->shard after the
+ * place @w says, in position order, each pinned (lockmap_walk_put()), and
+ * moves the place past them: to the next shard if the chunk got to the end
+ * of this one (@w->shard then past the map's last at the end of the walk).
+ * During a resize keys move from a table to its future one, never back, and
+ * each is linked there before it leaves the old one: walking the tables in
+ * that order misses none.  A key that has an entry during the whole walk is
+ * in exactly one chunk.
+ */
+void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w)
+{
+	struct rhashtable *ht = &map->shards[w->shard].ht;
+	const struct bucket_table *tbl;
+	unsigned int i, n = 0;
+
+	w->nr = 0;
+	rcu_read_lock();
+	for (tbl = rht_dereference_rcu(ht->tbl, ht); tbl;
+	     tbl = rht_dereference_rcu(tbl->future_tbl, ht)) {
+		lockmap_walk_table(w, tbl);
+		smp_rmb();	/* see the future table of a finished move */
+	}
+	w->more = w->nr == w->max;
+	if (w->more) {
+		w->after = w->e[w->nr - 1];
+		w->pos = lockmap_walk_pos(w->after);
+	} else {
+		w->shard++;
+		w->pos = 0;
+		w->after = NULL;
+	}
+	for (i = 0; i < w->nr; i++)
+		if (refcount_inc_not_zero(&w->e[i]->users))
+			w->e[n++] = w->e[i];	/* the dying are gone */
+	rcu_read_unlock();
+	w->nr = n;
+}
+
+/**
+ * lockmap_walk_lock() - lock an entry of a walk's chunk
+ * @map: the map
+ * @e: a pinned entry
+ * @wait: how to wait
+ *
+ * A hold like any other, with a reference of its own if the key is empty;
+ * unlock with lockmap_entry_unlock().  The pin stays.
+ *
+ * Return: 0, or -EBUSY or -EINTR as for lockmap_entry_lock().
+ */
+int lockmap_walk_lock(struct lockmap *map, struct lockmap_entry *e,
+		      enum lockmap_wait wait)
+{
+	int err = lockmap_lock(map, e, wait);
+
+	if (!err && !e->value)
+		refcount_inc(&e->users);
+	return err;
+}
+
+/* Unpins the entries of a chunk from the @from'th on. */
+void lockmap_walk_put(struct lockmap *map, struct lockmap_walk *w,
+		      unsigned int from)
+{
+	while (w->nr > from)
+		lockmap_put(map, w->e[--w->nr]);
+}
+
+/*
+ * Calls @fn on every entry of every shard, one at a time with its key
+ * locked, a chunk at a time, sleeping between entries.  A non-zero return
+ * of @fn stops the walk.
  */
 static int lockmap_walk(struct lockmap *map,
 			int (*fn)(struct lockmap *map, struct lockmap_entry *e,
 				  void *arg),
 			void *arg)
 {
-	struct lockmap_entry *e, *prev = NULL;
-	struct rhashtable_iter iter;
+	struct lockmap_entry *chunk[LOCKMAP_WALK_CHUNK];
+	struct lockmap_walk w = { .e = chunk, .max = ARRAY_SIZE(chunk) };
+	unsigned int i;
 	int ret = 0;
-	u32 i;
 
 	might_sleep();
-	for (i = 0; i <= map->shard_mask && !ret; i++) {
-		rhashtable_walk_enter(&map->shards[i].ht, &iter);
-		rhashtable_walk_start(&iter);
-		while (!ret && (e = rhashtable_walk_next(&iter))) {
-			if (prev) {
-				/* Safe under RCU: unlinking never sleeps. */
-				lockmap_put(map, prev);
-				prev = NULL;
-			}
-			if (IS_ERR(e) || !refcount_inc_not_zero(&e->users))
-				continue;	/* -EAGAIN (resized) or dying */
-			rhashtable_walk_stop(&iter);
-			lockmap_lock(map, e, LOCKMAP_WAIT);
-			/* The walk keeps its reference: a hold of its own. */
-			if (!e->value)
-				refcount_inc(&e->users);
-			ret = fn(map, e, arg);
-			lockmap_release(map, e);
-			prev = e;
+	while (!ret && w.shard <= map->shard_mask) {
+		lockmap_walk_collect(map, &w);
+		for (i = 0; i < w.nr && !ret; i++) {
+			lockmap_walk_lock(map, w.e[i], LOCKMAP_WAIT);
+			ret = fn(map, w.e[i], arg);
+			lockmap_release(map, w.e[i]);
 			cond_resched();
-			rhashtable_walk_start(&iter);
 		}
-		rhashtable_walk_stop(&iter);
-		rhashtable_walk_exit(&iter);
-		if (prev) {
-			lockmap_put(map, prev);
-			prev = NULL;
-		}
+		lockmap_walk_put(map, &w, 0);
 	}
 	return ret;
 }
@@ -1345,9 +1474,10 @@ static int lockmap_visit_one(struct lockmap *map, struct lockmap_entry *e,
  * @arg: passed to @visit
  *
  * Walks shard by shard, never under a map-wide lock; waits for held keys
- * rather than skipping them.  Keys added or removed meanwhile may or may not
- * be seen; a resize of a shard's table meanwhile may show a key twice.  Does
- * not change an LRU cache's order.  @visit must not lock keys of @map.
+ * rather than skipping them.  Every key that has a value during the whole
+ * walk is seen exactly once, however the tables resize meanwhile; keys
+ * added or removed meanwhile may or may not be.  Does not change an LRU
+ * cache's order.  @visit must not lock keys of @map.
  *
  * Context: Process context.
  * Return: 0, or the first non-zero value @visit returned.

@@ -13,7 +13,6 @@
  * keys are locked, through kernel buffers, so no user memory is touched
  * while a key is held.
  */
-#include <linux/bitrev.h>
 #include <linux/cdev.h>
 #include <linux/compat.h>
 #include <linux/cred.h>
@@ -43,7 +42,6 @@
 #define LMD_MAX_SHARDS		1024
 #define LMD_MAX_EVICT		1024
 #define LMD_BATCH_OPS_LIMIT	1024
-#define LMD_CLEAR_CHUNK		64
 
 static ushort dev_mode = 0600;
 module_param(dev_mode, ushort, 0444);
@@ -1272,248 +1270,40 @@ out_index:
 	return err;
 }
 
-/*
- * Copies of keys, for ITER and CLEAR.  ITER walks a map in position order:
- * a key's position is its hash with the bits reversed.  A table bucket holds
- * the keys whose hash ends in the bucket's index, a range of positions, so
- * walking the buckets in bit-reversed order of their index visits the ranges
- * in increasing order, in a table of any size.  A position thus stays valid
- * when the table is resized, and a pass over one shard starts at the bucket
- * of @from and stops at the first bucket past what it can keep: it collects
- * the keys positioned at @from or later, lowest first, at most @max of them,
- * and only whole groups of equal positions (equal hashes): every key
- * positioned below the returned cut is there.
- */
-struct lmd_ckey {
-	u32 pos;
-	u32 len;
-	u8 *key;
-};
-
-struct lmd_collect {
-	const struct lockmap *map;
-	struct lmd_ckey *k;		/* sorted by position, length, bytes */
-	u8 *pool;			/* @max key buffers of @slot_size */
-	size_t slot_size;
-	unsigned int max;
-	unsigned int nr;
-	u64 cut;			/* lowest position not (fully) collected */
-};
-
-#define LMD_NO_CUT	U64_MAX
-
-static inline u32 lmd_pos(const struct lockmap_entry *e)
-{
-	return bitrev32(e->hash);
-}
-
-static int lmd_ckey_cmp(const struct lockmap *map,
-			const struct lockmap_entry *e, const struct lmd_ckey *c)
-{
-	size_t len;
-	const void *key = lockmap_entry_key(map, e, &len);
-
-	if (lmd_pos(e) != c->pos)
-		return lmd_pos(e) < c->pos ? -1 : 1;
-	if (len != c->len)
-		return len < c->len ? -1 : 1;
-	return memcmp(key, c->key, c->len);
-}
-
-/* Copies the key of @e into the next free slot, @c->k[@i]. */
-static void lmd_ckey_set(struct lmd_collect *c, unsigned int i,
-			 const struct lockmap_entry *e, u8 *slot)
-{
-	size_t len;
-	const void *key = lockmap_entry_key(c->map, e, &len);
-
-	c->k[i].pos = lmd_pos(e);
-	c->k[i].len = len;
-	c->k[i].key = slot;
-	memcpy(slot, key, len);
-}
-
-static void lmd_collect_one(struct lmd_collect *c,
-			    const struct lockmap_entry *e)
-{
-	unsigned int lo = 0, hi = c->nr;
-	u8 *slot;
-
-	if (lmd_pos(e) >= c->cut)
-		return;
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		int r = lmd_ckey_cmp(c->map, e, &c->k[mid]);
-
-		if (!r)
-			return;		/* seen again after a resize */
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	if (c->nr == c->max) {
-		/* Full: the greatest of the keys and @e is left out. */
-		if (lo == c->nr) {
-			c->cut = lmd_pos(e);
-			return;
-		}
-		c->nr--;
-		c->cut = min_t(u64, c->cut, c->k[c->nr].pos);
-		slot = c->k[c->nr].key;
-	} else {
-		slot = c->pool + c->nr * c->slot_size;
-	}
-	memmove(&c->k[lo + 1], &c->k[lo], (c->nr - lo) * sizeof(*c->k));
-	lmd_ckey_set(c, lo, e, slot);
-	c->nr++;
-}
-
-/*
- * One table's part of a pass.  Under RCU a chain may lead into another
- * bucket's chain when a resize moves its last entry: collecting a key twice
- * or from another bucket is harmless, and a chain that did not end at its
- * own bucket is walked again, as rhashtable's lookups do.
- */
-static void lmd_collect_table(struct lmd_collect *c,
-			      const struct bucket_table *tbl, u32 from)
-{
-	unsigned int shift = 32 - ilog2(tbl->size);
-	u64 p;
-
-	for (p = (u64)from >> shift; p < tbl->size && (p << shift) < c->cut; p++) {
-		unsigned int b = (u64)bitrev32(p) >> shift;
-		struct rhash_lock_head __rcu *const *bkt = rht_bucket(tbl, b);
-		struct lockmap_entry *e;
-		struct rhash_head *pos;
-
-		do {
-			rht_for_each_entry_rcu_from(e, pos, rht_ptr_rcu(bkt),
-						    tbl, b, node)
-				if (lmd_pos(e) >= from &&
-				    refcount_read(&e->users))
-					lmd_collect_one(c, e);
-		} while (pos != RHT_NULLS_MARKER(bkt));
-	}
-}
-
-/*
- * A pass over one shard.  During a resize keys move from the table to its
- * future one, never back, and each is linked into the new table before it
- * leaves the old: walking the tables in that order misses none.
- */
-static void lmd_collect_shard(struct lockmap *map, u32 shard, u32 from,
-			      struct lmd_collect *c)
-{
-	struct rhashtable *ht = &map->shards[shard].ht;
-	const struct bucket_table *tbl;
-
-	c->map = map;
-	c->nr = 0;
-	c->cut = LMD_NO_CUT;
-	rcu_read_lock();
-	for (tbl = rht_dereference_rcu(ht->tbl, ht); tbl;
-	     tbl = rht_dereference_rcu(tbl->future_tbl, ht)) {
-		lmd_collect_table(c, tbl, from);
-		smp_rmb();	/* see the future table of a finished move */
-	}
-	rcu_read_unlock();
-	while (c->nr && c->k[c->nr - 1].pos >= c->cut)
-		c->nr--;
-}
-
-static int lmd_collect_init(struct lmd_collect *c, const struct lmd_map *m,
-			    unsigned int max)
-{
-	c->max = max;
-	c->slot_size = m->max_key_len;
-	c->k = kvcalloc(max, sizeof(*c->k), GFP_KERNEL_ACCOUNT);
-	c->pool = kvmalloc_array(max, c->slot_size, GFP_KERNEL_ACCOUNT);
-	return c->k && c->pool ? 0 : -ENOMEM;
-}
-
-static void lmd_collect_free(struct lmd_collect *c)
-{
-	kvfree(c->k);
-	kvfree(c->pool);
-}
-
 /* LOCKMAP_IOC_CLEAR */
 
 /*
- * Collects up to @c->max keys of a shard that seem to have a value, in table
- * order: clearing needs no position, the keys it removes leave the table.
- */
-static void lmd_collect_valued(struct lockmap *map, u32 shard,
-			       struct lmd_collect *c)
-{
-	struct rhashtable_iter iter;
-	struct lockmap_entry *e;
-
-	c->map = map;
-	c->nr = 0;
-	rhashtable_walk_enter(&map->shards[shard].ht, &iter);
-	rhashtable_walk_start(&iter);
-	while (c->nr < c->max && (e = rhashtable_walk_next(&iter))) {
-		u8 *slot = c->pool + c->nr * c->slot_size;
-
-		if (IS_ERR(e) || !refcount_read(&e->users) ||
-		    !READ_ONCE(e->value))
-			continue;
-		lmd_ckey_set(c, c->nr, e, slot);
-		c->nr++;
-	}
-	rhashtable_walk_stop(&iter);
-	rhashtable_walk_exit(&iter);
-}
-
-/*
- * Removes every value, a shard at a time, a chunk of keys at a time, each
- * key locked while its value goes.  A chunk whose keys all lost their values
- * meanwhile still counts as progress, as later chunks may hold values older
- * than the call.  Keys inserted meanwhile may stay: each shard gets a number
- * of passes bounded by its size when the call began.
+ * Removes every value, a chunk of keys at a time, each key locked while its
+ * value goes: one walk of the map, so keys inserted meanwhile may stay.
  */
 static int lmd_clear(struct lmd_map *m, u64 *removed)
 {
 	struct lockmap *map = m->map;
-	struct lmd_collect c;
-	u32 shard;
-	int err;
+	struct lockmap_entry *chunk[LOCKMAP_WALK_CHUNK];
+	struct lockmap_walk w = { .e = chunk, .max = ARRAY_SIZE(chunk) };
+	unsigned int i;
+	int err = 0;
 
-	err = lmd_collect_init(&c, m, LMD_CLEAR_CHUNK);
-	if (err)
-		goto out;
-	for (shard = 0; shard <= map->shard_mask; shard++) {
-		unsigned int passes;
+	while (!err && w.shard <= map->shard_mask) {
+		lockmap_walk_collect(map, &w);
+		for (i = 0; i < w.nr && !err; i++) {
+			struct lockmap_entry *e = w.e[i];
+			void *v;
 
-		passes = atomic_read(&map->shards[shard].ht.nelems) /
-			 LMD_CLEAR_CHUNK + 2;
-		do {
-			unsigned int i;
-
-			lmd_collect_valued(map, shard, &c);
-			for (i = 0; i < c.nr; i++) {
-				struct lockmap_entry *e;
-
-				e = lockmap_take_existing(map, c.k[i].key,
-							  c.k[i].len,
-							  LOCKMAP_WAIT_INTERRUPTIBLE);
-				if (e == ERR_PTR(-ENOENT))
-					continue;
-				if (IS_ERR(e)) {
-					err = PTR_ERR(e);
-					goto out;
-				}
-				lmd_blob_free(lockmap_entry_remove(map, e), m);
-				lockmap_entry_unlock(map, e);
+			err = lockmap_walk_lock(map, e,
+						LOCKMAP_WAIT_INTERRUPTIBLE);
+			if (err)
+				break;
+			v = lockmap_entry_remove(map, e);
+			lockmap_entry_unlock(map, e);
+			if (v) {
+				lmd_blob_free(v, m);
 				(*removed)++;
 			}
-			cond_resched();
-		} while (c.nr == c.max && --passes);
+		}
+		lockmap_walk_put(map, &w, 0);
+		cond_resched();
 	}
-out:
-	lmd_collect_free(&c);
 	return err;
 }
 
@@ -1521,30 +1311,30 @@ out:
 
 struct lmd_iter {
 	struct lockmap_ioc_iter it;
-	struct lmd_collect c;
+	struct lockmap_walk w;
 	void *value;			/* bounce buffer for one value */
 	char __user *buf;
 	u64 pos;
 };
 
 /* Copies one record out; -EMSGSIZE if it does not fit. */
-static int lmd_iter_put(struct lmd_iter *x, const struct lmd_ckey *k,
+static int lmd_iter_put(struct lmd_iter *x, const void *key, size_t key_len,
 			size_t value_len)
 {
 	static const u8 zeros[8];
 	struct lockmap_ioc_record rec = {
-		.key_len = k->len,
+		.key_len = key_len,
 		.value_len = value_len,
 	};
-	u64 len = sizeof(rec) + k->len + value_len;
+	u64 len = sizeof(rec) + key_len + value_len;
 	u64 pad = round_up(len, 8) - len;
 	char __user *p = x->buf + x->pos;
 
 	if (x->it.buf_size - x->pos < len + pad)
 		return -EMSGSIZE;
 	if (copy_to_user(p, &rec, sizeof(rec)) ||
-	    copy_to_user(p + sizeof(rec), k->key, k->len) ||
-	    copy_to_user(p + sizeof(rec) + k->len, x->value, value_len) ||
+	    copy_to_user(p + sizeof(rec), key, key_len) ||
+	    copy_to_user(p + sizeof(rec) + key_len, x->value, value_len) ||
 	    copy_to_user(p + len, zeros, pad))
 		return -EFAULT;
 	x->pos += len + pad;
@@ -1553,47 +1343,51 @@ static int lmd_iter_put(struct lmd_iter *x, const struct lmd_ckey *k,
 }
 
 /*
- * Emits the collected keys that still have a value, whole hash groups only:
+ * Emits the chunk's keys that have a value, whole groups of one position
+ * (one hash) only, since the cursor has no room for more than a position:
  * on error the group being emitted is taken back and *@stop is its
  * position, so that everything before it is done.
  */
-static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u64 *stop)
+static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u32 *stop)
 {
-	struct lmd_collect *c = &x->c;
+	struct lockmap_walk *w = &x->w;
 	unsigned int i = 0, j;
 	int err = 0;
 
-	while (i < c->nr) {
-		u64 pos = x->pos;
+	while (i < w->nr) {
+		u32 pos = lockmap_walk_pos(w->e[i]);
+		u64 at = x->pos;
 		u32 nr = x->it.nr_records;
 
-		for (j = i; j < c->nr && c->k[j].pos == c->k[i].pos; j++) {
-			struct lockmap_entry *e;
+		for (j = i; j < w->nr && lockmap_walk_pos(w->e[j]) == pos; j++) {
+			struct lockmap_entry *e = w->e[j];
 			struct lockmap_blob *v;
-			size_t len;
+			const void *key;
+			size_t key_len, len = 0;
 
-			e = lockmap_take_existing(m->map, c->k[j].key,
-						  c->k[j].len,
-						  LOCKMAP_WAIT_INTERRUPTIBLE);
-			if (e == ERR_PTR(-ENOENT))
-				continue;
-			if (IS_ERR(e)) {
-				err = PTR_ERR(e);
+			err = lockmap_walk_lock(m->map, e,
+						LOCKMAP_WAIT_INTERRUPTIBLE);
+			if (err)
 				break;
-			}
 			/* Copy under the key lock, out to the user after. */
 			v = lockmap_entry_value(e);
-			len = v->len;
-			memcpy(x->value, v->data, len);
+			if (v) {
+				len = v->len;
+				memcpy(x->value, v->data, len);
+			}
 			lockmap_entry_unlock(m->map, e);
-			err = lmd_iter_put(x, &c->k[j], len);
+			if (!v)
+				continue;
+			/* The pin keeps the key bytes (they never change). */
+			key = lockmap_entry_key(m->map, e, &key_len);
+			err = lmd_iter_put(x, key, key_len, len);
 			if (err)
 				break;
 		}
 		if (err) {
-			x->pos = pos;
+			x->pos = at;
 			x->it.nr_records = nr;
-			*stop = c->k[i].pos;
+			*stop = pos;
 			return err;
 		}
 		i = j;
@@ -1601,48 +1395,59 @@ static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u64 *stop)
 	return 0;
 }
 
+/*
+ * The cursor is a shard and a position (lockmap_walk_collect()); a chunk
+ * that ends inside a group of one position gives the group back, to be
+ * walked again from its start.
+ */
 static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 {
 	struct lockmap *map = m->map;
-	u32 shard = x->it.cursor >> 32;
-	u64 from = (u32)x->it.cursor;
-	int err;
+	struct lockmap_walk *w = &x->w;
+	int err = 0;
 
 	if (x->it.cursor == LOCKMAP_ITER_END)
 		return 0;
-	if (shard > map->shard_mask)
+	w->shard = x->it.cursor >> 32;
+	w->pos = (u32)x->it.cursor;
+	if (w->shard > map->shard_mask)
 		return -EINVAL;
 	x->value = lmd_alloc(max_t(u32, m->max_value_len, 1));
-	err = lmd_collect_init(&x->c, m, x->it.max_records);
-	if (err || !x->value) {
+	w->e = kvcalloc(x->it.max_records, sizeof(*w->e), GFP_KERNEL_ACCOUNT);
+	if (!x->value || !w->e) {
 		err = -ENOMEM;
 		goto out;
 	}
-	while (shard <= map->shard_mask &&
+	while (w->shard <= map->shard_mask &&
 	       x->it.nr_records < x->it.max_records) {
-		u64 stop;
+		u32 shard = w->shard, stop;
 
 		if (signal_pending(current)) {
 			err = -EINTR;
 			break;
 		}
-		x->c.max = x->it.max_records - x->it.nr_records;
-		lmd_collect_shard(map, shard, from, &x->c);
-		if (!x->c.nr && x->c.cut != LMD_NO_CUT) {
-			/* more keys share one hash than records are left */
-			err = -EOVERFLOW;
-			break;
+		w->max = x->it.max_records - x->it.nr_records;
+		lockmap_walk_collect(map, w);
+		if (w->more) {
+			unsigned int keep = w->nr;
+
+			while (keep && lockmap_walk_pos(w->e[keep - 1]) == w->pos)
+				keep--;
+			lockmap_walk_put(map, w, keep);
+			w->after = NULL;
+			if (!w->nr) {
+				/* more keys share one hash than records are left */
+				err = -EOVERFLOW;
+				break;
+			}
 		}
 		err = lmd_iter_emit(m, x, &stop);
+		lockmap_walk_put(map, w, 0);
 		if (err) {
-			from = stop;
+			w->shard = shard;
+			w->pos = stop;
+			w->after = NULL;
 			break;
-		}
-		if (x->c.cut != LMD_NO_CUT) {
-			from = x->c.cut;
-		} else {
-			shard++;
-			from = 0;
 		}
 		cond_resched();
 	}
@@ -1652,11 +1457,11 @@ static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 	 */
 	if (x->it.nr_records && err != -EFAULT)
 		err = 0;
-	x->it.cursor = shard > map->shard_mask ? LOCKMAP_ITER_END :
-		       (u64)shard << 32 | from;
+	x->it.cursor = w->shard > map->shard_mask ? LOCKMAP_ITER_END :
+		       (u64)w->shard << 32 | w->pos;
 out:
 	kvfree(x->value);
-	lmd_collect_free(&x->c);
+	kvfree(w->e);
 	return err;
 }
 

@@ -7,6 +7,7 @@
 #define _LOCKMAP_INTERNAL_H
 
 #include <linux/lockmap.h>
+#include <linux/bitrev.h>
 #include <linux/fault-inject.h>
 #include <linux/lockdep.h>
 #include <linux/mutex.h>
@@ -342,6 +343,34 @@ static inline void lockmap_entry_clear_value(struct lockmap *map,
 	if (map->p.rcu_get)
 		raw_write_seqcount_barrier(lockmap_entry_seq(map, e));
 }
+
+/*
+ * A walk in position order, a chunk of pinned entries at a time: see
+ * lockmap_walk_collect().  Starts zeroed but for @e and @max.
+ */
+#define LOCKMAP_WALK_CHUNK	16
+
+struct lockmap_walk {
+	u32 shard;			/* the next chunk's shard and, in it, */
+	u32 pos;			/* the position... */
+	const struct lockmap_entry *after; /* ...after this entry; NULL: at it */
+	bool more;			/* the chunk ended before its shard */
+	unsigned int nr;		/* entries in the chunk */
+	unsigned int max;		/* room in @e */
+	struct lockmap_entry **e;	/* the chunk, each pinned */
+};
+
+/* A key's place in a walk: its hash with the bits reversed. */
+static inline u32 lockmap_walk_pos(const struct lockmap_entry *e)
+{
+	return bitrev32(e->hash);
+}
+
+void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w);
+int lockmap_walk_lock(struct lockmap *map, struct lockmap_entry *e,
+		      enum lockmap_wait wait);
+void lockmap_walk_put(struct lockmap *map, struct lockmap_walk *w,
+		      unsigned int from);
 
 void lockmap_dispose(struct lockmap *map, void *value);
 struct lockmap_entry *lockmap_take_existing(struct lockmap *map,

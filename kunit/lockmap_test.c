@@ -2269,6 +2269,115 @@ static void lm_test_walk_stop(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 0);
 }
 
+/*
+ * Keys LM_RESIZE_FIRST on come and go, LM_RESIZE_KEYS at a time, growing
+ * and shrinking the table of a one-shard map again and again.
+ */
+#define LM_RESIZE_STABLE	64
+#define LM_RESIZE_FIRST		1000
+#define LM_RESIZE_KEYS		1024
+
+struct lm_resize {
+	struct lm_ctx *ctx;
+	bool stop;
+	unsigned long cycles;
+};
+
+static int lm_th_resize(struct lm_thread *t)
+{
+	struct lm_resize *r = t->arg;
+	struct lockmap *map = r->ctx->map;
+	u64 k, last = LM_RESIZE_FIRST + LM_RESIZE_KEYS;
+
+	while (!READ_ONCE(r->stop)) {
+		for (k = LM_RESIZE_FIRST; k < last; k++) {
+			struct lm_val *val = kmalloc(sizeof(*val), GFP_KERNEL);
+
+			if (!val)
+				return -ENOMEM;
+			val->v = k;
+			atomic_inc(&r->ctx->live);
+			if (lockmap_insert(map, LM_KEY(k), LM_KLEN, val, NULL)) {
+				lm_val_free(val, r->ctx);
+				return -EIO;
+			}
+		}
+		for (k = LM_RESIZE_FIRST; k < last; k++)
+			if (lockmap_remove(map, LM_KEY(k), LM_KLEN, NULL))
+				return -EIO;
+		WRITE_ONCE(r->cycles, r->cycles + 1);
+		cond_resched();
+	}
+	return 0;
+}
+
+static int lm_visit_count(const void *key, size_t key_len, void *value,
+			  void *arg)
+{
+	unsigned int *seen = arg;
+	u64 k;
+
+	memcpy(&k, key, sizeof(k));
+	if (k < LM_RESIZE_STABLE)
+		seen[k]++;
+	return 0;
+}
+
+static unsigned int lm_table_size(struct lockmap *map)
+{
+	struct rhashtable *ht = &map->shards[0].ht;
+	unsigned int size;
+
+	rcu_read_lock();
+	size = rht_dereference_rcu(ht->tbl, ht)->size;
+	rcu_read_unlock();
+	return size;
+}
+
+/*
+ * A walk sees each key that keeps its value exactly once while the table
+ * keeps resizing: its place (a position, the bit-reversed hash) holds in a
+ * table of any size, where rhashtable's own walker would start over.
+ */
+static void lm_test_walk_across_resizes(struct kunit *test)
+{
+	static unsigned int seen[LM_RESIZE_STABLE];
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap *map = lm_map(test, ctx, 1);
+	struct lm_resize r = { .ctx = ctx };
+	unsigned int min_size = UINT_MAX, max_size = 0, size, wrong = 0;
+	unsigned long end = jiffies + 2 * HZ;
+	struct lm_thread t = {};
+	int round, ret = 0;
+	u64 k;
+
+	for (k = 0; k < LM_RESIZE_STABLE; k++)
+		KUNIT_ASSERT_EQ(test, lm_put(test, ctx, k, k), 0);
+	/* No assertion from here to the join: @r is on this stack. */
+	lm_thread_start(test, &t, lm_th_resize, &r);
+	for (round = 0; time_before(jiffies, end) || READ_ONCE(r.cycles) < 2;
+	     round++) {
+		memset(seen, 0, sizeof(seen));
+		ret = lockmap_for_each(map, lm_visit_count, seen);
+		if (ret)
+			break;
+		for (k = 0; k < LM_RESIZE_STABLE; k++)
+			wrong += seen[k] != 1;
+		size = lm_table_size(map);
+		min_size = min(min_size, size);
+		max_size = max(max_size, size);
+		if (time_after(jiffies, end + 20 * HZ))
+			break;		/* the churn is stuck: fails below */
+	}
+	WRITE_ONCE(r.stop, true);
+	lm_join(test, &t);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, t.ret, 0);
+	KUNIT_EXPECT_GE(test, r.cycles, 2);
+	KUNIT_EXPECT_GE(test, max_size, 4 * min_size);
+	KUNIT_EXPECT_EQ_MSG(test, wrong, 0, "in %d walks", round);
+}
+
 static void lm_test_clear_waits_for_held(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -3343,6 +3452,8 @@ static struct kunit_case lm_map_cases[] = {
 			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(lm_test_walk_waits_for_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_walk_stop, lm_variant_gen),
+	KUNIT_CASE_PARAM_ATTR(lm_test_walk_across_resizes, lm_variant_gen,
+			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(lm_test_clear_waits_for_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_retain, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_walk_others_go_on, lm_variant_gen),
