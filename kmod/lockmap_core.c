@@ -1332,18 +1332,19 @@ static void lockmap_walk_table(struct lockmap_walk *w,
 	for (p = (u64)w->pos >> shift; p < tbl->size; p++) {
 		unsigned int b = (u64)bitrev32(p) >> shift;
 		struct rhash_lock_head __rcu *const *bkt = rht_bucket(tbl, b);
+		struct rhash_head *link;
 		struct lockmap_entry *e;
-		struct rhash_head *pos;
 
 		if (w->nr == w->max &&
 		    (p << shift) > lockmap_walk_pos(w->e[w->nr - 1]))
 			break;
 		do {
-			rht_for_each_entry_rcu_from(e, pos, rht_ptr_rcu(bkt),
-						    tbl, b, node)
+			rht_for_each_entry_rcu_from(e, link, rht_ptr_rcu(bkt),
+						    tbl, b, node) {
 				if (refcount_read(&e->users))
 					lockmap_walk_add(w, e);
-		} while (pos != RHT_NULLS_MARKER(bkt));
+			}
+		} while (link != RHT_NULLS_MARKER(bkt));
 	}
 }
 
@@ -1356,21 +1357,27 @@ static void lockmap_walk_table(struct lockmap_walk *w,
  * place @w says, in position order, each pinned (lockmap_walk_put()), and
  * moves the place past them: to the next shard if the chunk got to the end
  * of this one (@w->shard then past the map's last at the end of the walk).
- * During a resize keys move from a table to its future one, never back, and
+ * During a resize keys move from a table to a later one, never back, and
  * each is linked there before it leaves the old one: walking the tables in
- * that order misses none.  A key that has an entry during the whole walk is
- * in exactly one chunk.
+ * that order misses none.  The last table goes first too, so that a nearly
+ * emptied old one is walked only as far as the keys found there.  A key
+ * that has an entry during the whole walk is in exactly one chunk.
  */
 void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w)
 {
 	struct rhashtable *ht = &map->shards[w->shard].ht;
-	const struct bucket_table *tbl;
+	const struct bucket_table *first, *last, *tbl;
 	unsigned int i, n = 0;
 
 	w->nr = 0;
 	rcu_read_lock();
-	for (tbl = rht_dereference_rcu(ht->tbl, ht); tbl;
-	     tbl = rht_dereference_rcu(tbl->future_tbl, ht)) {
+	first = rht_dereference_rcu(ht->tbl, ht);
+	last = first;
+	while ((tbl = rht_dereference_rcu(last->future_tbl, ht)))
+		last = tbl;
+	if (last != first)
+		lockmap_walk_table(w, last);
+	for (tbl = first; tbl; tbl = rht_dereference_rcu(tbl->future_tbl, ht)) {
 		lockmap_walk_table(w, tbl);
 		smp_rmb();	/* see the future table of a finished move */
 	}

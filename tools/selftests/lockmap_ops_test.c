@@ -6,9 +6,9 @@
 #define _GNU_SOURCE
 #include <linux/userfaultfd.h>
 #include <limits.h>
-#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -894,7 +894,10 @@ TEST_F(map, iter_empty_and_small_buffer)
 	EXPECT_EQ(-EMSGSIZE, lm_ioctl(self->fd, LOCKMAP_IOC_ITER, &it));
 }
 
-/* Stepping @steps ITER calls of one record each: microseconds per call. */
+/*
+ * Stepping @steps ITER calls of up to two records (a key may share its hash
+ * with another): microseconds per call.
+ */
 static long long iter_step_us(int fd, __u32 id, int steps)
 {
 	struct lockmap_ioc_iter it;
@@ -905,12 +908,12 @@ static long long iter_step_us(int fd, __u32 id, int steps)
 	memset(&it, 0, sizeof(it));
 	it.size = sizeof(it);
 	it.map_id = id;
-	it.max_records = 1;
+	it.max_records = 2;
 	it.buf = lm_ptr(buf);
 	it.buf_size = sizeof(buf);
 	t0 = lm_now_us();
 	for (i = 0; i < steps && it.cursor != LOCKMAP_ITER_END; i++)
-		if (lm_ioctl(fd, LOCKMAP_IOC_ITER, &it) || it.nr_records != 1)
+		if (lm_ioctl(fd, LOCKMAP_IOC_ITER, &it) || !it.nr_records)
 			return -1;
 	return i == steps ? (lm_now_us() - t0) / steps : -1;
 }
@@ -935,8 +938,8 @@ static int iter_map(int fd, int nr_keys)
 }
 
 /*
- * An ITER call visits about as many keys as it returns: one record from a
- * map of 4K keys costs about what it costs from a map of 128.  (When each
+ * An ITER call visits about as many keys as it returns: a record or two from
+ * a map of 4K keys cost about what they cost from a map of 128.  (When each
  * call walked its whole shard, the big map's calls cost 10x and more.)  Each
  * map's best of five interleaved rounds, so that a busy host hurts both.
  */
@@ -965,9 +968,9 @@ TEST(iter_call_cost_does_not_grow_with_the_map)
 }
 
 /*
- * Keys that keep their values are returned exactly once while others come
- * and go in numbers that grow and shrink the table several times: a key
- * being moved to a new table is still found.
+ * Keys that keep their values are returned exactly once, and the others at
+ * most once, while those come and go in numbers that grow and shrink the
+ * table several times: a key being moved to a new table is still found.
  */
 #define STABLE_KEYS	100
 #define CHURN_KEYS	300
@@ -976,9 +979,9 @@ TEST(iter_during_resizes_returns_stable_keys_once)
 {
 	static int counts[STABLE_KEYS + CHURN_KEYS];
 	int fd = lm_open(), id, i, round, calls, status;
+	pid_t pid, parent = getpid();
 	long long end;
 	char key[16];
-	pid_t pid;
 
 	ASSERT_LE(0, fd);
 	id = iter_map(fd, STABLE_KEYS);
@@ -987,6 +990,8 @@ TEST(iter_during_resizes_returns_stable_keys_once)
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);	/* the test died before the prctl */
 		for (;;) {
 			for (i = STABLE_KEYS; i < STABLE_KEYS + CHURN_KEYS; i++) {
 				snprintf(key, sizeof(key), "k%d", i);
@@ -1007,6 +1012,11 @@ TEST(iter_during_resizes_returns_stable_keys_once)
 				      ARRAY_SIZE(counts), &calls));
 		for (i = 0; i < STABLE_KEYS; i++) {
 			ASSERT_EQ(1, counts[i])
+				TH_LOG("round %d: k%d seen %d times", round, i,
+				       counts[i]);
+		}
+		for (; i < STABLE_KEYS + CHURN_KEYS; i++) {
+			ASSERT_GE(1, counts[i])
 				TH_LOG("round %d: k%d seen %d times", round, i,
 				       counts[i]);
 		}

@@ -512,18 +512,19 @@ struct lockmap_ioc_record {
  * @reserved: must be zero
  *
  * Copies out a batch of key/value pairs and a cursor to continue from.  The
- * cursor is opaque (it encodes a shard and a hash position), stays valid
+ * cursor is opaque (it encodes a shard and a position in it), stays valid
  * however the map changes, and is only meaningful for the same map.  Every
  * key that has a value during the whole iteration is returned exactly once;
- * keys inserted or removed meanwhile may or may not be.  Each key is locked
+ * keys inserted or removed meanwhile may or may not be, and no key is
+ * returned twice.  Each key is locked
  * (waiting interruptibly) while its value is copied; the LRU order does not
  * change.  The order is unspecified.  A signal ends the call early: -EINTR if
  * nothing was copied yet, else success with the records so far and a cursor
  * after them.  -EOVERFLOW (practically never) if more keys share one 32-bit
  * hash than @max_records allows: retry with a larger @max_records.  A call
- * visits about as many keys as it returns (and the empty table slots between
- * them), so a full iteration visits each key about once, whatever
- * @max_records.
+ * visits about as many keys as it returns, and the empty table slots between
+ * them, so the number of calls matters only for their fixed cost: use the
+ * largest @max_records the buffer allows.
  */
 struct lockmap_ioc_iter {
 	__u32 size;
