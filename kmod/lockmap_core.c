@@ -1287,6 +1287,12 @@ static int lockmap_walk_cmp(u32 pos, const struct lockmap_entry *e,
 	return (unsigned long)e < (unsigned long)we ? -1 : 1;
 }
 
+/* An entry left out of a full chunk, or the first of those not looked at. */
+static void lockmap_walk_cut(struct lockmap_walk *w, u64 pos)
+{
+	w->cut = min(w->cut, pos);
+}
+
 /* Puts @e in the chunk if it is among the @w->max first after the place. */
 static void lockmap_walk_add(struct lockmap_walk *w, struct lockmap_entry *e)
 {
@@ -1308,9 +1314,12 @@ static void lockmap_walk_add(struct lockmap_walk *w, struct lockmap_entry *e)
 			lo = mid + 1;
 	}
 	if (w->nr == w->max) {
-		if (lo == w->nr)
+		if (lo == w->nr) {
+			lockmap_walk_cut(w, pos);
 			return;
-		w->nr--;		/* the last one falls out */
+		}
+		/* the last one falls out */
+		lockmap_walk_cut(w, lockmap_walk_pos(w->e[--w->nr]));
 	}
 	memmove(&w->e[lo + 1], &w->e[lo], (w->nr - lo) * sizeof(*w->e));
 	w->e[lo] = e;
@@ -1336,12 +1345,15 @@ static void lockmap_walk_table(struct lockmap_walk *w,
 		struct lockmap_entry *e;
 
 		if (w->nr == w->max &&
-		    (p << shift) > lockmap_walk_pos(w->e[w->nr - 1]))
+		    (p << shift) > lockmap_walk_pos(w->e[w->nr - 1])) {
+			lockmap_walk_cut(w, p << shift);
 			break;
+		}
 		do {
 			rht_for_each_entry_rcu_from(e, link, rht_ptr_rcu(bkt),
 						    tbl, b, node) {
-				if (refcount_read(&e->users))
+				if (refcount_read(&e->users) &&
+				    READ_ONCE(e->value))
 					lockmap_walk_add(w, e);
 			}
 		} while (link != RHT_NULLS_MARKER(bkt));
@@ -1353,10 +1365,12 @@ static void lockmap_walk_table(struct lockmap_walk *w,
  * @map: the map
  * @w: the walk, where the chunk starts
  *
- * Fills @w->e with the first @w->max live entries of @w->shard after the
- * place @w says, in position order, each pinned (lockmap_walk_put()), and
- * moves the place past them: to the next shard if the chunk got to the end
- * of this one (@w->shard then past the map's last at the end of the walk).
+ * Fills @w->e with the first @w->max live entries with a value of
+ * @w->shard after the place @w says, in position order, each pinned
+ * (lockmap_walk_put()), and moves the place past them: to the next shard if
+ * nothing was left out (@w->shard then past the map's last at the end of
+ * the walk).  @w->cut is the lowest position left out: a chunk that keeps
+ * entries at it has only some of that position's.
  * During a resize keys move from a table to a later one, never back, and
  * each is linked there before it leaves the old one: walking the tables in
  * that order misses none.  The last table goes first too, so that a nearly
@@ -1370,6 +1384,7 @@ void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w)
 	unsigned int i, n = 0;
 
 	w->nr = 0;
+	w->cut = U64_MAX;
 	rcu_read_lock();
 	first = rht_dereference_rcu(ht->tbl, ht);
 	last = first;
@@ -1381,8 +1396,7 @@ void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w)
 		lockmap_walk_table(w, tbl);
 		smp_rmb();	/* see the future table of a finished move */
 	}
-	w->more = w->nr == w->max;
-	if (w->more) {
+	if (w->cut != U64_MAX) {
 		w->after = w->e[w->nr - 1];
 		w->pos = lockmap_walk_pos(w->after);
 	} else {
@@ -1397,19 +1411,12 @@ void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w)
 	w->nr = n;
 }
 
-/**
- * lockmap_walk_lock() - lock an entry of a walk's chunk
- * @map: the map
- * @e: a pinned entry
- * @wait: how to wait
- *
- * A hold like any other, with a reference of its own if the key is empty;
- * unlock with lockmap_entry_unlock().  The pin stays.
- *
- * Return: 0, or -EBUSY or -EINTR as for lockmap_entry_lock().
+/*
+ * Locks a pinned entry of a chunk: a hold like any other, with a reference
+ * of its own if the key is empty; the pin stays.
  */
-int lockmap_walk_lock(struct lockmap *map, struct lockmap_entry *e,
-		      enum lockmap_wait wait)
+static int lockmap_walk_lock(struct lockmap *map, struct lockmap_entry *e,
+			     enum lockmap_wait wait)
 {
 	int err = lockmap_lock(map, e, wait);
 
@@ -1426,15 +1433,25 @@ void lockmap_walk_put(struct lockmap *map, struct lockmap_walk *w,
 		lockmap_put(map, w->e[--w->nr]);
 }
 
-/*
- * Calls @fn on every entry of every shard, one at a time with its key
- * locked, a chunk at a time, sleeping between entries.  A non-zero return
- * of @fn stops the walk.
+/**
+ * lockmap_walk() - call a function on every key with a value
+ * @map: the map
+ * @fn: called with each key locked (it may have lost its value meanwhile);
+ *	non-zero stops the walk
+ * @arg: passed to @fn
+ * @wait: how to wait for a held key
+ *
+ * A chunk at a time (lockmap_walk_collect()), one key at a time, sleeping
+ * between keys.  The keys of the chunk not visited yet stay pinned, so that
+ * eviction skips them as it skips awaited keys.
+ *
+ * Return: 0, the first non-zero value of @fn, or -EBUSY or -EINTR from a
+ * wait.
  */
-static int lockmap_walk(struct lockmap *map,
-			int (*fn)(struct lockmap *map, struct lockmap_entry *e,
-				  void *arg),
-			void *arg)
+int lockmap_walk(struct lockmap *map,
+		 int (*fn)(struct lockmap *map, struct lockmap_entry *e,
+			   void *arg),
+		 void *arg, enum lockmap_wait wait)
 {
 	struct lockmap_entry *chunk[LOCKMAP_WALK_CHUNK];
 	struct lockmap_walk w = { .e = chunk, .max = ARRAY_SIZE(chunk) };
@@ -1444,13 +1461,18 @@ static int lockmap_walk(struct lockmap *map,
 	might_sleep();
 	while (!ret && w.shard <= map->shard_mask) {
 		lockmap_walk_collect(map, &w);
-		for (i = 0; i < w.nr && !ret; i++) {
-			lockmap_walk_lock(map, w.e[i], LOCKMAP_WAIT);
-			ret = fn(map, w.e[i], arg);
-			lockmap_release(map, w.e[i]);
+		for (i = 0; i < w.nr; i++) {
+			struct lockmap_entry *e = w.e[i];
+
+			if (!ret)
+				ret = lockmap_walk_lock(map, e, wait);
+			if (!ret) {
+				ret = fn(map, e, arg);
+				lockmap_release(map, e);
+			}
+			lockmap_put(map, e);
 			cond_resched();
 		}
-		lockmap_walk_put(map, &w, 0);
 	}
 	return ret;
 }
@@ -1483,8 +1505,10 @@ static int lockmap_visit_one(struct lockmap *map, struct lockmap_entry *e,
  * Walks shard by shard, never under a map-wide lock; waits for held keys
  * rather than skipping them.  Every key that has a value during the whole
  * walk is seen exactly once, however the tables resize meanwhile; keys
- * added or removed meanwhile may or may not be.  Does not change an LRU
- * cache's order.  @visit must not lock keys of @map.
+ * added or removed meanwhile may or may not be.  The walk pins the keys of
+ * its current chunk (up to 15) that it has yet to visit, which eviction
+ * skips as it skips awaited keys.  Does not change an LRU cache's order.
+ * @visit must not lock keys of @map.
  *
  * Context: Process context.
  * Return: 0, or the first non-zero value @visit returned.
@@ -1493,7 +1517,7 @@ int lockmap_for_each(struct lockmap *map, lockmap_visit_t visit, void *arg)
 {
 	struct lockmap_visit_arg v = { .visit = visit, .arg = arg };
 
-	return lockmap_walk(map, lockmap_visit_one, &v);
+	return lockmap_walk(map, lockmap_visit_one, &v, LOCKMAP_WAIT);
 }
 EXPORT_SYMBOL_GPL(lockmap_for_each);
 
@@ -1526,7 +1550,7 @@ void lockmap_retain(struct lockmap *map, lockmap_keep_t keep, void *arg)
 {
 	struct lockmap_visit_arg v = { .keep = keep, .arg = arg };
 
-	lockmap_walk(map, lockmap_retain_one, &v);
+	lockmap_walk(map, lockmap_retain_one, &v, LOCKMAP_WAIT);
 }
 EXPORT_SYMBOL_GPL(lockmap_retain);
 

@@ -1272,69 +1272,76 @@ out_index:
 
 /* LOCKMAP_IOC_CLEAR */
 
+struct lmd_clear {
+	struct lmd_map *m;
+	u64 removed;
+};
+
+static int lmd_clear_one(struct lockmap *map, struct lockmap_entry *e,
+			 void *arg)
+{
+	struct lmd_clear *c = arg;
+	void *v = lockmap_entry_remove(map, e);
+
+	if (v) {
+		lmd_blob_free(v, c->m);
+		c->removed++;
+	}
+	return 0;
+}
+
 /*
- * Removes every value, a chunk of keys at a time, each key locked while its
- * value goes: one walk of the map, so keys inserted meanwhile may stay.
+ * Removes every value, each key locked while its value goes: one walk of
+ * the map, so keys inserted meanwhile may stay.
  */
 static int lmd_clear(struct lmd_map *m, u64 *removed)
 {
-	struct lockmap *map = m->map;
-	struct lockmap_entry *chunk[LOCKMAP_WALK_CHUNK];
-	struct lockmap_walk w = { .e = chunk, .max = ARRAY_SIZE(chunk) };
-	unsigned int i;
-	int err = 0;
+	struct lmd_clear c = { .m = m };
+	int err;
 
-	while (!err && w.shard <= map->shard_mask) {
-		lockmap_walk_collect(map, &w);
-		for (i = 0; i < w.nr && !err; i++) {
-			struct lockmap_entry *e = w.e[i];
-			void *v;
-
-			err = lockmap_walk_lock(map, e,
-						LOCKMAP_WAIT_INTERRUPTIBLE);
-			if (err)
-				break;
-			v = lockmap_entry_remove(map, e);
-			lockmap_entry_unlock(map, e);
-			if (v) {
-				lmd_blob_free(v, m);
-				(*removed)++;
-			}
-		}
-		lockmap_walk_put(map, &w, 0);
-		cond_resched();
-	}
+	err = lockmap_walk(m->map, lmd_clear_one, &c,
+			   LOCKMAP_WAIT_INTERRUPTIBLE);
+	*removed = c.removed;
 	return err;
 }
 
 /* LOCKMAP_IOC_ITER */
 
+/* A key of the chunk, copied: the chunk's pins go before the keys lock. */
+struct lmd_ckey {
+	u32 pos;
+	u32 len;
+	u8 *key;
+};
+
 struct lmd_iter {
 	struct lockmap_ioc_iter it;
 	struct lockmap_walk w;
+	struct lmd_ckey *k;		/* the chunk's keys */
+	u8 *pool;			/* their bytes, max_key_len each */
 	void *value;			/* bounce buffer for one value */
 	char __user *buf;
 	u64 pos;
 };
 
 /* Copies one record out; -EMSGSIZE if it does not fit. */
-static int lmd_iter_put(struct lmd_iter *x, const void *key, size_t key_len,
+static int lmd_iter_put(struct lmd_iter *x, const struct lmd_ckey *k,
 			size_t value_len)
 {
 	static const u8 zeros[8];
 	struct lockmap_ioc_record rec = {
-		.key_len = key_len,
+		.key_len = k->len,
 		.value_len = value_len,
 	};
-	u64 len = sizeof(rec) + key_len + value_len;
+	u64 len = sizeof(rec) + k->len + value_len;
 	u64 pad = round_up(len, 8) - len;
 	char __user *p = x->buf + x->pos;
 
 	if (x->it.buf_size - x->pos < len + pad)
 		return -EMSGSIZE;
 	if (copy_to_user(p, &rec, sizeof(rec)) ||
-	    copy_to_user(p + sizeof(rec), key, key_len) ||
-	    copy_to_user(p + sizeof(rec) + key_len, x->value, value_len) ||
+	    copy_to_user(p + sizeof(rec), k->key, k->len) ||
+	    copy_to_user(p + sizeof(rec) + k->len, x->value, value_len) ||
 	    copy_to_user(p + len, zeros, pad))
 		return -EFAULT;
 	x->pos += len + pad;
@@ -1343,51 +1350,82 @@ static int lmd_iter_put(struct lmd_iter *x, const void *key, size_t key_len,
 }
 
 /*
- * Emits the chunk's keys that have a value, whole groups of one position
- * (one hash) only, since the cursor has no room for more than a position:
- * on error the group being emitted is taken back and *@stop is its
- * position, so that everything before it is done.
+ * Takes the next chunk's keys: whole groups of one position (one hash)
+ * only, since the cursor has room for nothing more than a position; a
+ * group that goes on past the chunk is given back.  Returns how many.
  */
-static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u32 *stop)
+static unsigned int lmd_iter_collect(struct lmd_map *m, struct lmd_iter *x)
 {
 	struct lockmap_walk *w = &x->w;
+	unsigned int i;
+
+	lockmap_walk_collect(m->map, w);
+	if (w->cut != U64_MAX) {
+		i = w->nr;
+		while (i && lockmap_walk_pos(w->e[i - 1]) >= w->cut)
+			i--;
+		lockmap_walk_put(m->map, w, i);
+		w->pos = w->cut;
+		w->after = NULL;
+	}
+	for (i = 0; i < w->nr; i++) {
+		struct lmd_ckey *k = &x->k[i];
+		size_t len;
+		/* A pin keeps the key bytes: only a dead entry's change. */
+		const void *key = lockmap_entry_key(m->map, w->e[i], &len);
+
+		k->pos = lockmap_walk_pos(w->e[i]);
+		k->len = len;
+		k->key = x->pool + i * m->max_key_len;
+		memcpy(k->key, key, len);
+	}
+	i = w->nr;
+	lockmap_walk_put(m->map, w, 0);
+	return i;
+}
+
+/*
+ * Emits the keys collected that still have a value, whole groups only: on
+ * error the group being emitted is taken back and *@stop is its position,
+ * so that everything before it is done.
+ */
+static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x,
+			 unsigned int nr, u32 *stop)
+{
 	unsigned int i = 0, j;
 	int err = 0;
 
-	while (i < w->nr) {
-		u32 pos = lockmap_walk_pos(w->e[i]);
+	while (i < nr) {
 		u64 at = x->pos;
-		u32 nr = x->it.nr_records;
+		u32 records = x->it.nr_records;
 
-		for (j = i; j < w->nr && lockmap_walk_pos(w->e[j]) == pos; j++) {
-			struct lockmap_entry *e = w->e[j];
+		for (j = i; j < nr && x->k[j].pos == x->k[i].pos; j++) {
+			struct lockmap_entry *e;
 			struct lockmap_blob *v;
-			const void *key;
-			size_t key_len, len = 0;
+			size_t len;
 
-			err = lockmap_walk_lock(m->map, e,
-						LOCKMAP_WAIT_INTERRUPTIBLE);
-			if (err)
+			e = lockmap_take_existing(m->map, x->k[j].key,
+						  x->k[j].len,
+						  LOCKMAP_WAIT_INTERRUPTIBLE);
+			if (e == ERR_PTR(-ENOENT))
+				continue;
+			if (IS_ERR(e)) {
+				err = PTR_ERR(e);
 				break;
+			}
 			/* Copy under the key lock, out to the user after. */
 			v = lockmap_entry_value(e);
-			if (v) {
-				len = v->len;
-				memcpy(x->value, v->data, len);
-			}
+			len = v->len;
+			memcpy(x->value, v->data, len);
 			lockmap_entry_unlock(m->map, e);
-			if (!v)
-				continue;
-			/* The pin keeps the key bytes (they never change). */
-			key = lockmap_entry_key(m->map, e, &key_len);
-			err = lmd_iter_put(x, key, key_len, len);
+			err = lmd_iter_put(x, &x->k[j], len);
 			if (err)
 				break;
 		}
 		if (err) {
 			x->pos = at;
-			x->it.nr_records = nr;
-			*stop = pos;
+			x->it.nr_records = records;
+			*stop = x->k[i].pos;
 			return err;
 		}
 		i = j;
@@ -1395,15 +1433,12 @@ static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x, u32 *stop)
 	return 0;
 }
 
-/*
- * The cursor is a shard and a position (lockmap_walk_collect()); a chunk
- * that ends inside a group of one position gives the group back, to be
- * walked again from its start.
- */
+/* The cursor is a shard and a position in it (lockmap_walk_collect()). */
 static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 {
 	struct lockmap *map = m->map;
 	struct lockmap_walk *w = &x->w;
+	unsigned int max = x->it.max_records;
 	int err = 0;
 
 	if (x->it.cursor == LOCKMAP_ITER_END)
@@ -1413,36 +1448,29 @@ static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 	if (w->shard > map->shard_mask)
 		return -EINVAL;
 	x->value = lmd_alloc(max_t(u32, m->max_value_len, 1));
-	w->e = kvcalloc(x->it.max_records, sizeof(*w->e), GFP_KERNEL_ACCOUNT);
-	if (!x->value || !w->e) {
+	w->e = kvcalloc(max, sizeof(*w->e), GFP_KERNEL_ACCOUNT);
+	x->k = kvcalloc(max, sizeof(*x->k), GFP_KERNEL_ACCOUNT);
+	x->pool = kvmalloc_array(max, m->max_key_len, GFP_KERNEL_ACCOUNT);
+	if (!x->value || !w->e || !x->k || !x->pool) {
 		err = -ENOMEM;
 		goto out;
 	}
-	while (w->shard <= map->shard_mask &&
-	       x->it.nr_records < x->it.max_records) {
-		u32 shard = w->shard, stop;
+	while (w->shard <= map->shard_mask && x->it.nr_records < max) {
+		u32 shard = w->shard, from = w->pos, stop;
+		unsigned int nr;
 
 		if (signal_pending(current)) {
 			err = -EINTR;
 			break;
 		}
-		w->max = x->it.max_records - x->it.nr_records;
-		lockmap_walk_collect(map, w);
-		if (w->more) {
-			unsigned int keep = w->nr;
-
-			while (keep && lockmap_walk_pos(w->e[keep - 1]) == w->pos)
-				keep--;
-			lockmap_walk_put(map, w, keep);
-			w->after = NULL;
-			if (!w->nr) {
-				/* more keys share one hash than records are left */
-				err = -EOVERFLOW;
-				break;
-			}
+		w->max = max - x->it.nr_records;
+		nr = lmd_iter_collect(m, x);
+		if (w->shard == shard && w->pos == from) {
+			/* more keys share one hash than records are left */
+			err = -EOVERFLOW;
+			break;
 		}
-		err = lmd_iter_emit(m, x, &stop);
-		lockmap_walk_put(map, w, 0);
+		err = lmd_iter_emit(m, x, nr, &stop);
 		if (err) {
 			w->shard = shard;
 			w->pos = stop;
@@ -1462,6 +1490,8 @@ static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 out:
 	kvfree(x->value);
 	kvfree(w->e);
+	kvfree(x->k);
+	kvfree(x->pool);
 	return err;
 }
 

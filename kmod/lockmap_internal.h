@@ -354,7 +354,7 @@ struct lockmap_walk {
 	u32 shard;			/* the next chunk's shard and, in it, */
 	u32 pos;			/* the position... */
 	const struct lockmap_entry *after; /* ...after this entry; NULL: at it */
-	bool more;			/* the chunk ended before its shard */
+	u64 cut;			/* lowest position left out, or U64_MAX */
 	unsigned int nr;		/* entries in the chunk */
 	unsigned int max;		/* room in @e */
 	struct lockmap_entry **e;	/* the chunk, each pinned */
@@ -367,10 +367,12 @@ static inline u32 lockmap_walk_pos(const struct lockmap_entry *e)
 }
 
 void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w);
-int lockmap_walk_lock(struct lockmap *map, struct lockmap_entry *e,
-		      enum lockmap_wait wait);
 void lockmap_walk_put(struct lockmap *map, struct lockmap_walk *w,
 		      unsigned int from);
+int lockmap_walk(struct lockmap *map,
+		 int (*fn)(struct lockmap *map, struct lockmap_entry *e,
+			   void *arg),
+		 void *arg, enum lockmap_wait wait);
 
 void lockmap_dispose(struct lockmap *map, void *value);
 struct lockmap_entry *lockmap_take_existing(struct lockmap *map,

@@ -865,6 +865,12 @@ TEST_F(map, iter_returns_each_key_once)
 		/* braces: TH_LOG() is a loop of its own after the check */
 		EXPECT_EQ(1, counts[i]) TH_LOG("key k%d seen %d times", i, counts[i]);
 	}
+	/* one record per call */
+	memset(counts, 0, sizeof(counts));
+	ASSERT_EQ(0, iter_all(self->fd, self->id, 1, 4096, counts, 300, &calls));
+	EXPECT_LE(300, calls);
+	for (i = 0; i < 300; i++)
+		EXPECT_EQ(1, counts[i]);
 	/* a buffer that fits one record at a time works too */
 	memset(counts, 0, sizeof(counts));
 	ASSERT_EQ(0, iter_all(self->fd, self->id, LOCKMAP_ITER_MAX_RECORDS, 40,
