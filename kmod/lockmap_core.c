@@ -1375,7 +1375,7 @@ static void lockmap_walk_table(struct lockmap_walk *w,
  * each is linked there before it leaves the old one: walking the tables in
  * that order misses none.  The last table goes first too, so that a nearly
  * emptied old one is walked only as far as the keys found there.  A key
- * that has an entry during the whole walk is in exactly one chunk.
+ * that has a value during the whole walk is in exactly one chunk.
  */
 void lockmap_walk_collect(struct lockmap *map, struct lockmap_walk *w)
 {
