@@ -1307,7 +1307,7 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 
 /* LOCKMAP_IOC_ITER */
 
-/* A key of the chunk, copied: the chunk's pins go before the keys lock. */
+/* A chunk's key, copied: its pin is gone before the key is locked. */
 struct lmd_ckey {
 	u32 pos;
 	u32 len;
