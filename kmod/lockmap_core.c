@@ -1453,7 +1453,7 @@ int lockmap_walk(struct lockmap *map,
 			   void *arg),
 		 void *arg, enum lockmap_wait wait)
 {
-	struct lockmap_entry *chunk[LOCKMAP_WALK_CHUNK];
+	struct lockmap_entry *chunk[16];
 	struct lockmap_walk w = { .e = chunk, .max = ARRAY_SIZE(chunk) };
 	unsigned int i;
 	int ret = 0;

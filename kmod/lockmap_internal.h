@@ -348,8 +348,6 @@ static inline void lockmap_entry_clear_value(struct lockmap *map,
  * A walk in position order, a chunk of pinned entries at a time: see
  * lockmap_walk_collect().  Starts zeroed but for @e and @max.
  */
-#define LOCKMAP_WALK_CHUNK	16
-
 struct lockmap_walk {
 	u32 shard;			/* the next chunk's shard and, in it, */
 	u32 pos;			/* the position... */
