@@ -221,10 +221,17 @@ static inline int lockmap_rht_cmpfn(struct rhashtable_compare_arg *arg,
 
 	if (e->hash != l->hash || lockmap_key_len_of(l->map, e) != l->len)
 		return 1;
-	/* The common fixed-size key compares without a call. */
-	if (l->len == sizeof(u64))
-		return lockmap_key_u64(key) != lockmap_key_u64(l->key);
-	return memcmp(key, l->key, l->len);
+	/*
+	 * A dead entry's RCU head may be being written over its first key
+	 * bytes (lockmap_entry_rcu()) while a reader that found it before it
+	 * was unlinked compares them: data_race().  Whether the garbage
+	 * matches or not, the entry is dead, which the reader checks next as
+	 * for any dead entry it finds.  The common fixed-size key compares
+	 * without a call.
+	 */
+	return data_race(l->len == sizeof(u64) ?
+			 lockmap_key_u64(key) != lockmap_key_u64(l->key) :
+			 memcmp(key, l->key, l->len));
 }
 
 /* In this header so that each lookup inlines the functions above. */
