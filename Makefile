@@ -5,7 +5,7 @@
 #   make [KDIR=...] [W=1] [C=1]   build lockmap.ko (+ lockmap_kunit.ko when
 #                                 KDIR has CONFIG_KUNIT, lockmap_consumer.ko)
 #   make check                    everything (tools/check.sh)
-#   make kunit | check-6.1        one boot of it
+#   make kunit | check-6.1 | check-kcsan   one part of it
 #   make checkpatch | sparse | bench
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -32,6 +32,9 @@ kunit:
 check-6.1:
 	tools/check.sh 6.1
 
+check-kcsan:
+	tools/check.sh kcsan
+
 checkpatch:
 	tools/check.sh checkpatch
 
@@ -41,4 +44,5 @@ sparse:
 bench:
 	tools/bench/run.sh
 
-.PHONY: all modules clean check kunit check-6.1 checkpatch sparse bench
+.PHONY: all modules clean check kunit check-6.1 check-kcsan checkpatch sparse \
+	bench

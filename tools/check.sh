@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The lockmap test run behind "make check".  The modules are built with W=1
-# against two kernels and loaded in QEMU guests: the 6.12 debug kernel
-# (lockdep, KASAN, UBSAN, kmemleak, KUnit; tools/kernel.config) runs the
-# KUnit suites and the consumer module; Debian's 6.1 kernel shows that they
-# also build and load on a distribution kernel.  Every check counts once,
+# against each kernel and loaded in QEMU guests: the 6.12 debug kernel
+# (lockdep, KASAN, UBSAN, kmemleak, KUnit; tools/kernel.config) and its
+# KCSAN twin (tools/kernel-kcsan.config) run the KUnit suites, the consumer
+# module and the kselftests; Debian's 6.1 kernels show that they also build
+# and load on a distribution kernel.  Every check counts once,
 # every log stays in build/, and the last line is "N passed, M failed".
 #
-# Usage: tools/check.sh [all|kunit|6.1|checkpatch|sparse]
+# Usage: tools/check.sh [all|kunit|kcsan|6.1|checkpatch|sparse]
 # Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 600), plus
 # LOCKMAP_SELFTESTS_TIMEOUT (default 600) for a guest that runs kselftests.
 set -euo pipefail
@@ -77,6 +78,19 @@ kernel612() {
 		exit
 	fi
 	echo "  $kdir612"
+}
+
+# The 6.12 KCSAN kernel (tools/kernel-kcsan.config), cached the same way;
+# sets kdirkcsan, or fails a check and leaves it empty.
+kernelkcsan() {
+	local log="$out/kernel-6.12-kcsan-build.log"
+	phase "6.12 KCSAN kernel (cached in ~/.cache/lockmap)"
+	if kdirkcsan=$(tools/build-kernel.sh --variant kcsan "$log"); then
+		echo "  $kdirkcsan"
+	else
+		kdirkcsan=
+		result kernel FAIL "6.12 KCSAN kernel builds (log: $log)"
+	fi
 }
 
 # Debian's distribution kernel of a flavour (amd64, rt-amd64), named after
@@ -229,7 +243,7 @@ boot() {
 			result "$name KTAP" FAIL "suite $suite ran (log: $log)"
 		fi
 	done
-	if [ "$name" = 6.12 ]; then
+	if [ "${name#6.12}" != "$name" ]; then
 		if [ "${s:-0}" = 0 ]; then
 			result "$name KTAP" ok "no case skipped"
 		else
@@ -289,6 +303,20 @@ test612() {
 	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
 	phase "6.12: boot (KUnit, consumer, kselftests; log: $out/boot-6.12.log)"
 	boot 6.12 "$kdir612/arch/x86/boot/bzImage" "${mods[@]}"
+}
+
+# The KCSAN kernel runs everything the 6.12 debug kernel runs, and a data
+# race it reports fails the boot's splat check (its reports say "BUG:").
+testkcsan() {
+	[ -n "$kdirkcsan" ] || return 0
+	phase "6.12-kcsan: build the modules"
+	build_modules 6.12-kcsan "$kdirkcsan" || true
+	modules 6.12-kcsan kmod/lockmap.ko kunit/lockmap_kunit.ko \
+		tools/consumer/lockmap_consumer.ko || return 0
+	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
+	phase "6.12-kcsan: boot (KUnit, consumer, kselftests; log:" \
+		"$out/boot-6.12-kcsan.log)"
+	boot 6.12-kcsan "$kdirkcsan/arch/x86/boot/bzImage" "${mods[@]}"
 }
 
 # lockdep must still report what a batch does not excuse: a 6.12 guest per
@@ -380,8 +408,9 @@ main() {
 	local mode=${1:-all}
 	with_selftests=1
 	case "$mode" in
-	all | kunit | 6.1 | checkpatch | sparse) ;;
-	*) echo "usage: $0 [all|kunit|6.1|checkpatch|sparse]"; return 2 ;;
+	all | kunit | kcsan | 6.1 | checkpatch | sparse) ;;
+	*) echo "usage: $0 [all|kunit|kcsan|6.1|checkpatch|sparse]"
+		return 2 ;;
 	esac
 	cd "$repo"
 	mkdir -p "$out"
@@ -402,6 +431,8 @@ main() {
 		local pid61=$!
 		test612
 		lockdep612
+		kernelkcsan
+		testkcsan
 		wait "$pid61" || true
 		cat "$out/test-6.1.out"
 		bench_smoke
@@ -410,6 +441,7 @@ main() {
 		;;
 	# The quick loop after a module change: KUnit and the consumer only.
 	kunit) with_selftests=0; kernel612; test612 ;;
+	kcsan) selftests_build; kernelkcsan; testkcsan ;;
 	6.1) selftests_build; test61 6.1 amd64; test61 6.1-rt rt-amd64 ;;
 	checkpatch) checkpatch ;;
 	sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fails when a guest console log shows a kernel splat (lockdep, KASAN, UBSAN,
-# kmemleak, hung task, RCU stall, lockup, WARN/BUG/Oops/panic) or lost lines
-# that could have hidden one, or when the guest never got to the end of its
-# run: a test that "passed" on a kernel that complained, or that never
+# Fails when a guest console log shows a kernel splat (lockdep, KASAN, KCSAN,
+# UBSAN, kmemleak, hung task, RCU stall, lockup, WARN/BUG/Oops/panic) or lost
+# lines that could have hidden one, or when the guest never got to the end of
+# its run: a test that "passed" on a kernel that complained, or that never
 # finished, has not passed.
 #
 # Usage: tools/scan-splat.sh LOG [END_MARKER]
@@ -18,7 +18,7 @@ splat_re+='|possible recursive locking|possible circular locking'
 splat_re+='|inconsistent lock state|INFO: possible|INFO: lockdep'
 splat_re+='|INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON'
 splat_re+='|turning off the locking correctness validator'
-splat_re+='|KASAN:|UBSAN:|unreferenced object|kmemleak: .*suspected memory leak'
+splat_re+='|KASAN:|KCSAN:|UBSAN:|unreferenced object|kmemleak: .*suspected memory leak'
 splat_re+='|kmemleak: Kernel memory leak detector disabled'
 splat_re+='|INFO: task .* blocked for more than|detected stall|RCU stall'
 splat_re+='|detected expedited stall|rcu: INFO:|INFO: rcu_'
