@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds (once per config) the Linux 6.12 debug kernel the tests boot: no
-# distribution ships one with lockdep, KASAN, kmemleak and KUnit together.
-# The output dir doubles as KDIR for out-of-tree modules.  Its name carries a
-# hash of tools/kernel.config, the source package version and the compiler,
-# so changing any of them builds a new kernel and nothing else does.
+# distribution ships one with lockdep, KASAN, kmemleak and KUnit together;
+# or a variant of it (kcsan: KCSAN in place of KASAN).  The output dir
+# doubles as KDIR for out-of-tree modules.  Its name carries a hash of the
+# fragment (tools/kernel.config, plus the variant's), the make arguments,
+# the source package version and the compiler, so changing any of them
+# builds a new kernel and nothing else does.
 #
 # Usage: tools/build-kernel.sh [--variant NAME] [LOG]
 #                                  prints the build dir on stdout; NAME lays

@@ -423,15 +423,16 @@ main() {
 	deps
 	case "$mode" in
 	all)
+		# Both kernels first: a build would slow the guests.
 		kernel612
-		selftests_build		# both guests run them
+		kernelkcsan
+		selftests_build		# every guest runs them
 		# The 6.1 builds and guests run alongside the 6.12 ones.
 		{ test61 6.1 amd64; test61 6.1-rt rt-amd64; } \
 			>"$out/test-6.1.out" 2>&1 &
 		local pid61=$!
 		test612
 		lockdep612
-		kernelkcsan
 		testkcsan
 		wait "$pid61" || true
 		cat "$out/test-6.1.out"
