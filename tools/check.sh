@@ -295,28 +295,21 @@ modules() {
 	[ -f "$out/mod-$name/kmod/lockmap.ko" ]
 }
 
+# test612 NAME KDIR: a 6.12 kernel (the debug kernel, 6.12, or its KCSAN
+# twin, 6.12-kcsan, whose data-race reports fail the boot's splat check:
+# they say "BUG:") boots with the KUnit suites, the consumer and the
+# kselftests.
 test612() {
-	phase "6.12: build the modules"
-	build_modules 6.12 "$kdir612" || true
-	modules 6.12 kmod/lockmap.ko kunit/lockmap_kunit.ko \
+	local name=$1 kdir=$2
+	[ -n "$kdir" ] || return 0
+	phase "$name: build the modules"
+	build_modules "$name" "$kdir" || true
+	modules "$name" kmod/lockmap.ko kunit/lockmap_kunit.ko \
 		tools/consumer/lockmap_consumer.ko || return 0
 	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
-	phase "6.12: boot (KUnit, consumer, kselftests; log: $out/boot-6.12.log)"
-	boot 6.12 "$kdir612/arch/x86/boot/bzImage" "${mods[@]}"
-}
-
-# The KCSAN kernel runs everything the 6.12 debug kernel runs, and a data
-# race it reports fails the boot's splat check (its reports say "BUG:").
-testkcsan() {
-	[ -n "$kdirkcsan" ] || return 0
-	phase "6.12-kcsan: build the modules"
-	build_modules 6.12-kcsan "$kdirkcsan" || true
-	modules 6.12-kcsan kmod/lockmap.ko kunit/lockmap_kunit.ko \
-		tools/consumer/lockmap_consumer.ko || return 0
-	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
-	phase "6.12-kcsan: boot (KUnit, consumer, kselftests; log:" \
-		"$out/boot-6.12-kcsan.log)"
-	boot 6.12-kcsan "$kdirkcsan/arch/x86/boot/bzImage" "${mods[@]}"
+	phase "$name: boot (KUnit, consumer, kselftests; log:" \
+		"$out/boot-$name.log)"
+	boot "$name" "$kdir/arch/x86/boot/bzImage" "${mods[@]}"
 }
 
 # lockdep must still report what a batch does not excuse: a 6.12 guest per
@@ -431,9 +424,9 @@ main() {
 		{ test61 6.1 amd64; test61 6.1-rt rt-amd64; } \
 			>"$out/test-6.1.out" 2>&1 &
 		local pid61=$!
-		test612
+		test612 6.12 "$kdir612"
 		lockdep612
-		testkcsan
+		test612 6.12-kcsan "$kdirkcsan"
 		wait "$pid61" || true
 		cat "$out/test-6.1.out"
 		bench_smoke
@@ -441,8 +434,12 @@ main() {
 		build_modules sparse "$kdir612" C=2 || true
 		;;
 	# The quick loop after a module change: KUnit and the consumer only.
-	kunit) with_selftests=0; kernel612; test612 ;;
-	kcsan) selftests_build; kernelkcsan; testkcsan ;;
+	kunit) with_selftests=0; kernel612; test612 6.12 "$kdir612" ;;
+	kcsan)
+		selftests_build
+		kernelkcsan
+		test612 6.12-kcsan "$kdirkcsan"
+		;;
 	6.1) selftests_build; test61 6.1 amd64; test61 6.1-rt rt-amd64 ;;
 	checkpatch) checkpatch ;;
 	sparse) kernel612; build_modules sparse "$kdir612" C=2 || true ;;
