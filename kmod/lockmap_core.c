@@ -343,7 +343,8 @@ static void lockmap_unlock(struct lockmap *map, struct lockmap_entry *e)
 	__lockmap_unlock(map, e);
 }
 
-static void lockmap_assert_held(struct lockmap *map, struct lockmap_entry *e)
+static void lockmap_assert_held(struct lockmap *map,
+				const struct lockmap_entry *e)
 {
 	if (map->p.lock_kind == LOCKMAP_LOCK_RT_MUTEX)
 		lockdep_assert_held(&e->rt_mutex);
@@ -517,19 +518,6 @@ void lockmap_entry_unlock(struct lockmap *map, struct lockmap_entry *entry)
 EXPORT_SYMBOL_GPL(lockmap_entry_unlock);
 
 /**
- * lockmap_entry_value() - the value of a locked key
- * @entry: a locked entry
- *
- * Return: the value, or NULL if the key has none.  It stays valid while the
- * key is locked and the value is not replaced.
- */
-void *lockmap_entry_value(const struct lockmap_entry *entry)
-{
-	return entry->value;
-}
-EXPORT_SYMBOL_GPL(lockmap_entry_value);
-
-/**
  * lockmap_entry_key() - the key of an entry
  * @map: the map of the entry
  * @entry: a locked entry
@@ -560,21 +548,19 @@ static void lockmap_count_value(struct lockmap_shard *s, const void *value)
 }
 
 /**
- * lockmap_entry_swap() - replace the value of a locked key
+ * __lockmap_entry_swap() - lockmap_entry_swap() when not inline
  * @map: the map of the entry
  * @entry: a locked entry
- * @value: the new value, or NULL to remove the value
+ * @value: the new value, or NULL
  *
- * A key that gains a value counts in lockmap_len() and, in an LRU cache,
- * becomes the most recently used; the cache may then evict cold unheld keys
- * of the same shard.  Setting the value the key already has (say, one
- * changed in place) changes nothing and returns NULL: the map still owns it.
+ * Where the key gains or loses its value, or keeps the same one: see
+ * lockmap_entry_swap(), which is what to call.
  *
  * Context: Process context, @entry locked.
  * Return: the old value (now owned by the caller), or NULL.
  */
-void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
-			 void *value)
+void *__lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
+			   void *value)
 {
 	struct lockmap_shard *s = lockmap_entry_shard(map, entry);
 	void *old = entry->value;
@@ -582,7 +568,7 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 	lockmap_assert_held(map, entry);
 	if (old == value)
 		return NULL;
-	/* A value built under the key's lock, published to rcu_get readers. */
+	/* As in lockmap_entry_swap(): published to rcu_get readers. */
 	smp_store_release(&entry->value, value);
 	if (!old == !value)
 		return old;
@@ -603,7 +589,24 @@ void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 		lockmap_lru_evict_over(map, s);
 	return old;
 }
-EXPORT_SYMBOL_GPL(lockmap_entry_swap);
+EXPORT_SYMBOL_GPL(__lockmap_entry_swap);
+
+#ifdef CONFIG_LOCKDEP
+/**
+ * lockmap_entry_assert_held() - lockdep's check that a key is locked
+ * @map: the map of the entry
+ * @entry: the entry, which the caller must hold
+ *
+ * For the inline lockmap_entry_swap(): which lock to check depends on the
+ * map's &lockmap_params.lock_kind.
+ */
+void lockmap_entry_assert_held(struct lockmap *map,
+			       const struct lockmap_entry *entry)
+{
+	lockmap_assert_held(map, entry);
+}
+EXPORT_SYMBOL_GPL(lockmap_entry_assert_held);
+#endif
 
 /**
  * lockmap_entry_set() - set the value of a locked key

@@ -19,48 +19,6 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 
-/*
- * One entry per key, present in its shard's table while it has a value or
- * somebody holds or waits for it.
- *
- * @users counts one reference for the key while it has a value or a holder
- * (the value's, which a holder of a valued key borrows instead of taking its
- * own: "lock, update, unlock" of a valued key writes nothing but the lock),
- * plus one for each task waiting for the lock, and transiently one for a
- * holder that left an empty key and drops it just after unlocking.  Whoever
- * takes it to zero does so under the shard lock and unlinks the entry before
- * dropping that lock, so an RCU lookup that fails refcount_inc_not_zero()
- * waits for the shard lock and looks again.  Nothing but a holder changes a
- * value, and eviction claims an entry only with its lock try-locked and
- * @users moved from 1 (the value's reference) to 0: a held or awaited key is
- * skipped, and eviction never waits.
- *
- * A dead entry (unlinked, @users zero) stays readable by RCU readers for a
- * grace period, with its table link, @users, @hash and lock intact, so a
- * reader may try-lock it and then see that it is dead: see lockmap_live().
- * Its RCU head takes the place of @value and the first key bytes, which is
- * why an entry always has room for 8 key bytes, and why a reader that found
- * an entry without a reference checks @users after reading those.
- *
- * @hash is the key's hash: its low bits pick the bucket, its high bits the
- * shard (lockmap_shard_of()).  @key holds the key bytes.  What only some
- * maps need goes in front of the entry, so the others do not pay for it:
- * LRU maps put a list_head there (lockmap_entry_lru()), and &lockmap_params.
- * rcu_get or variable-length maps a &struct lockmap_head before that.
- */
-struct lockmap_entry {
-	struct rhash_head node;
-	refcount_t users;
-	u32 hash;
-	union {
-		/* the key's lock: which one is &lockmap_params.lock_kind */
-		struct mutex mutex;
-		struct rt_mutex rt_mutex;
-	};
-	void *value;
-	u8 key[];
-};
-
 /* Key bytes every entry has room for: a dead entry's RCU head spills there. */
 #define LOCKMAP_MIN_KEY_ROOM	(sizeof(struct rcu_head) - sizeof(void *))
 

@@ -16,9 +16,13 @@
 
 #include <linux/types.h>
 #include <linux/gfp.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/rhashtable-types.h>
+#include <linux/rtmutex.h>
+#include <asm/barrier.h>
 
 struct lockmap;
-struct lockmap_entry;
 struct lockmap_batch;
 
 /* Longest key a variable-length map accepts (and the default maximum). */
@@ -214,6 +218,51 @@ struct lockmap_stats {
 	u32 nr_shards;
 };
 
+/*
+ * One entry per key, present in its shard's table while it has a value or
+ * somebody holds or waits for it.  Private to lockmap: other code uses the
+ * lockmap_entry_*() calls.  It is defined here only so that the two a holder
+ * makes on every hold, lockmap_entry_value() and replacing one value with
+ * another (lockmap_entry_swap()), are inline.
+ *
+ * @users counts one reference for the key while it has a value or a holder
+ * (the value's, which a holder of a valued key borrows instead of taking its
+ * own: "lock, update, unlock" of a valued key writes nothing but the lock),
+ * plus one for each task waiting for the lock, and transiently one for a
+ * holder that left an empty key and drops it just after unlocking.  Whoever
+ * takes it to zero does so under the shard lock and unlinks the entry before
+ * dropping that lock, so an RCU lookup that fails refcount_inc_not_zero()
+ * waits for the shard lock and looks again.  Nothing but a holder changes a
+ * value, and eviction claims an entry only with its lock try-locked and
+ * @users moved from 1 (the value's reference) to 0: a held or awaited key is
+ * skipped, and eviction never waits.
+ *
+ * A dead entry (unlinked, @users zero) stays readable by RCU readers for a
+ * grace period, with its table link, @users, @hash and lock intact, so a
+ * reader may try-lock it and then see that it is dead: see lockmap_live().
+ * Its RCU head takes the place of @value and the first key bytes, which is
+ * why an entry always has room for 8 key bytes, and why a reader that found
+ * an entry without a reference checks @users after reading those.
+ *
+ * @hash is the key's hash: its low bits pick the bucket, its high bits the
+ * shard (lockmap_shard_of()).  @key holds the key bytes.  What only some
+ * maps need goes in front of the entry, so the others do not pay for it:
+ * LRU maps put a list_head there (lockmap_entry_lru()), and &lockmap_params.
+ * rcu_get or variable-length maps a &struct lockmap_head before that.
+ */
+struct lockmap_entry {
+	struct rhash_head node;
+	refcount_t users;
+	u32 hash;
+	union {
+		/* the key's lock: which one is &lockmap_params.lock_kind */
+		struct mutex mutex;
+		struct rt_mutex rt_mutex;
+	};
+	void *value;
+	u8 key[];
+};
+
 struct lockmap *lockmap_create(const struct lockmap_params *params);
 void lockmap_destroy(struct lockmap *map);
 
@@ -232,12 +281,11 @@ void lockmap_get_stats(struct lockmap *map, struct lockmap_stats *stats);
 struct lockmap_entry *lockmap_entry_lock(struct lockmap *map, const void *key,
 					 size_t key_len, enum lockmap_wait wait);
 void lockmap_entry_unlock(struct lockmap *map, struct lockmap_entry *entry);
-void *lockmap_entry_value(const struct lockmap_entry *entry);
 const void *lockmap_entry_key(const struct lockmap *map,
 			      const struct lockmap_entry *entry,
 			      size_t *key_len);
-void *lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
-			 void *value);
+void *__lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
+			   void *value);
 void lockmap_entry_set(struct lockmap *map, struct lockmap_entry *entry,
 		       void *value);
 int lockmap_entry_set_if_absent(struct lockmap *map,
@@ -292,6 +340,58 @@ struct lockmap_buf {
 struct lockmap_blob *lockmap_blob_new(const void *data, size_t len, gfp_t gfp);
 void lockmap_blob_free(void *blob, void *priv);
 int lockmap_blob_copy(const void *blob, void *buf);
+
+/**
+ * lockmap_entry_value() - the value of a locked key
+ * @entry: a locked entry
+ *
+ * Return: the value, or NULL if the key has none.  It stays valid while the
+ * key is locked and the value is not replaced.
+ */
+static inline void *lockmap_entry_value(const struct lockmap_entry *entry)
+{
+	return entry->value;
+}
+
+#ifdef CONFIG_LOCKDEP
+void lockmap_entry_assert_held(struct lockmap *map,
+			       const struct lockmap_entry *entry);
+#else
+static inline void lockmap_entry_assert_held(struct lockmap *map,
+					     const struct lockmap_entry *entry)
+{
+}
+#endif
+
+/**
+ * lockmap_entry_swap() - replace the value of a locked key
+ * @map: the map of the entry
+ * @entry: a locked entry
+ * @value: the new value, or NULL to remove the value
+ *
+ * A key that gains a value counts in lockmap_len() and, in an LRU cache,
+ * becomes the most recently used; the cache may then evict cold unheld keys
+ * of the same shard.  Setting the value the key already has (say, one
+ * changed in place) changes nothing and returns NULL: the map still owns it.
+ * Replacing one value with another changes nothing but the value, inline;
+ * a key that gains or loses its value takes __lockmap_entry_swap().
+ *
+ * Context: Process context, @entry locked.
+ * Return: the old value (now owned by the caller), or NULL.
+ */
+static inline void *lockmap_entry_swap(struct lockmap *map,
+				       struct lockmap_entry *entry,
+				       void *value)
+{
+	void *old = entry->value;
+
+	if (!old || !value || old == value)
+		return __lockmap_entry_swap(map, entry, value);
+	lockmap_entry_assert_held(map, entry);
+	/* A value built under the key's lock, published to rcu_get readers. */
+	smp_store_release(&entry->value, value);
+	return old;
+}
 
 /**
  * lockmap_entry() - lock a key, sleeping uninterruptibly while it is held
