@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lockmap core: sharded rhashtables of refcounted entries, one sleeping lock
- * per key.  See struct lockmap_entry for the life cycle of an entry.
+ * per key.  See struct lockmap_entry (include/linux/lockmap.h) for the life
+ * cycle of an entry.
  */
 #include <linux/err.h>
 #include <linux/export.h>
@@ -570,7 +571,7 @@ void *__lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 		return NULL;
 	/* As in lockmap_entry_swap(): published to rcu_get readers. */
 	smp_store_release(&entry->value, value);
-	if (!old == !value)
+	if (!old == !value)	/* one value for another: a direct caller */
 		return old;
 
 	if (!lockmap_is_lru(map)) {

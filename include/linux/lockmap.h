@@ -223,7 +223,8 @@ struct lockmap_stats {
  * somebody holds or waits for it.  Private to lockmap: other code uses the
  * lockmap_entry_*() calls.  It is defined here only so that the two a holder
  * makes on every hold, lockmap_entry_value() and replacing one value with
- * another (lockmap_entry_swap()), are inline.
+ * another (lockmap_entry_swap()), are inline.  The helpers named below are
+ * in kmod/lockmap_internal.h.
  *
  * @users counts one reference for the key while it has a value or a holder
  * (the value's, which a holder of a valued key borrows instead of taking its
@@ -374,7 +375,8 @@ static inline void lockmap_entry_assert_held(struct lockmap *map,
  * of the same shard.  Setting the value the key already has (say, one
  * changed in place) changes nothing and returns NULL: the map still owns it.
  * Replacing one value with another changes nothing but the value, inline;
- * a key that gains or loses its value takes __lockmap_entry_swap().
+ * a key that gains or loses its value, or keeps it, takes
+ * __lockmap_entry_swap().
  *
  * Context: Process context, @entry locked.
  * Return: the old value (now owned by the caller), or NULL.
