@@ -549,34 +549,24 @@ static void lockmap_count_value(struct lockmap_shard *s, const void *value)
 }
 
 /**
- * __lockmap_entry_swap() - lockmap_entry_swap() when not inline
+ * __lockmap_entry_recount() - a locked key just gained or lost its value
  * @map: the map of the entry
- * @entry: a locked entry
- * @value: the new value, or NULL
+ * @entry: the entry, locked, whose value lockmap_entry_swap() just set
  *
- * Where the key gains or loses its value, or keeps the same one: see
- * lockmap_entry_swap(), which is what to call.
+ * The shard's count, and in an LRU cache its list, follow what @entry's
+ * value now is; a cache that gained a value may evict cold unheld keys of
+ * the shard.  For lockmap_entry_swap() only.
  *
  * Context: Process context, @entry locked.
- * Return: the old value (now owned by the caller), or NULL.
  */
-void *__lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
-			   void *value)
+void __lockmap_entry_recount(struct lockmap *map, struct lockmap_entry *entry)
 {
 	struct lockmap_shard *s = lockmap_entry_shard(map, entry);
-	void *old = entry->value;
-
-	lockmap_assert_held(map, entry);
-	if (old == value)
-		return NULL;
-	/* As in lockmap_entry_swap(): published to rcu_get readers. */
-	smp_store_release(&entry->value, value);
-	if (!old == !value)	/* one value for another: a direct caller */
-		return old;
+	void *value = entry->value;
 
 	if (!lockmap_is_lru(map)) {
 		lockmap_count_value(s, value);
-		return old;
+		return;
 	}
 	/* Eviction walks the list under the shard lock; it skips held keys. */
 	spin_lock(&s->lock);
@@ -588,9 +578,8 @@ void *__lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
 	spin_unlock(&s->lock);
 	if (value)
 		lockmap_lru_evict_over(map, s);
-	return old;
 }
-EXPORT_SYMBOL_GPL(__lockmap_entry_swap);
+EXPORT_SYMBOL_GPL(__lockmap_entry_recount);
 
 #ifdef CONFIG_LOCKDEP
 /**

@@ -285,8 +285,7 @@ void lockmap_entry_unlock(struct lockmap *map, struct lockmap_entry *entry);
 const void *lockmap_entry_key(const struct lockmap *map,
 			      const struct lockmap_entry *entry,
 			      size_t *key_len);
-void *__lockmap_entry_swap(struct lockmap *map, struct lockmap_entry *entry,
-			   void *value);
+void __lockmap_entry_recount(struct lockmap *map, struct lockmap_entry *entry);
 void lockmap_entry_set(struct lockmap *map, struct lockmap_entry *entry,
 		       void *value);
 int lockmap_entry_set_if_absent(struct lockmap *map,
@@ -375,8 +374,7 @@ static inline void lockmap_entry_assert_held(struct lockmap *map,
  * of the same shard.  Setting the value the key already has (say, one
  * changed in place) changes nothing and returns NULL: the map still owns it.
  * Replacing one value with another changes nothing but the value, inline;
- * a key that gains or loses its value, or keeps it, takes
- * __lockmap_entry_swap().
+ * only a key that gains or loses its value makes a call.
  *
  * Context: Process context, @entry locked.
  * Return: the old value (now owned by the caller), or NULL.
@@ -387,11 +385,13 @@ static inline void *lockmap_entry_swap(struct lockmap *map,
 {
 	void *old = entry->value;
 
-	if (!old || !value || old == value)
-		return __lockmap_entry_swap(map, entry, value);
 	lockmap_entry_assert_held(map, entry);
+	if (old == value)
+		return NULL;
 	/* A value built under the key's lock, published to rcu_get readers. */
 	smp_store_release(&entry->value, value);
+	if (!old != !value)
+		__lockmap_entry_recount(map, entry);
 	return old;
 }
 
