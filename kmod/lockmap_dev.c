@@ -314,6 +314,9 @@ static int lmd_attach_locked(struct lmd_file *f, struct lmd_map *m)
 	int err;
 
 	lockdep_assert_held(&f->lock);
+	/* Attached already is -EEXIST even on a file at its limit. */
+	if (xa_load(&f->maps, m->id))
+		return -EEXIST;
 	if (f->nr_maps >= LMD_LIMIT(max_maps_per_file, U32_MAX))
 		return -ENOSPC;
 	mutex_lock(&lmd_lock);
@@ -515,7 +518,11 @@ static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 	p.free_value = lmd_blob_free;
 	p.priv = m;
 
-	mutex_lock(&f->lock);
+	/* Interruptible: another CREATE may be faulting on its reply. */
+	if (mutex_lock_interruptible(&f->lock)) {
+		kfree(m);
+		return -EINTR;
+	}
 	if (f->nr_maps >= LMD_LIMIT(max_maps_per_file, U32_MAX)) {
 		mutex_unlock(&f->lock);
 		kfree(m);
@@ -570,7 +577,10 @@ static int lmd_ioctl_attach(struct lmd_file *f, void __user *arg)
 	if (!m)
 		return -ENOENT;
 
-	mutex_lock(&f->lock);
+	if (mutex_lock_interruptible(&f->lock)) {
+		lmd_map_put(m);
+		return -EINTR;
+	}
 	return lmd_attach_reply(f, m, arg, usize, &a, sizeof(a), &a.map_id);
 }
 
@@ -601,7 +611,8 @@ static int lmd_ioctl_detach(struct lmd_file *f, void __user *arg)
 		return err;
 	if (ma.value)
 		return -EINVAL;
-	mutex_lock(&f->lock);
+	if (mutex_lock_interruptible(&f->lock))
+		return -EINTR;
 	err = lmd_detach_locked(f, ma.map_id, &m);
 	mutex_unlock(&f->lock);
 	if (!err)

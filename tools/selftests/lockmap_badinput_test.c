@@ -626,6 +626,8 @@ TEST(maps_per_file_limit)
 	other = lm_create(fd2, 0, 0, NULL);
 	ASSERT_LT(0, other);
 	EXPECT_EQ(-ENOSPC, lm_attach(fd, other, NULL));
+	/* a map the full file has already: that, not the limit */
+	EXPECT_EQ(-EEXIST, lm_attach(fd, id, NULL));
 	ASSERT_EQ(0, lm_detach(fd, id));
 	EXPECT_EQ(other, lm_attach(fd, other, NULL));
 	EXPECT_EQ(-ENOSPC, lm_create(fd, 0, 0, NULL));

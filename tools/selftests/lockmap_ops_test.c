@@ -514,6 +514,10 @@ TEST_F(map, empty_value_is_present)
 	EXPECT_EQ(1, lm_contains(self->fd, self->id, "e", 0));
 	EXPECT_EQ(0, lm_get(self->fd, self->id, "e", buf, sizeof(buf)));
 	EXPECT_EQ(1, lm_len(self->fd, self->id));
+	/* a pointer with no bytes behind it is not read: "e" is empty again */
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "e", "xyz"));
+	ASSERT_EQ(0, lm_put(self->fd, self->id, "e", (void *)-4096L, 0));
+	EXPECT_EQ(0, lm_get(self->fd, self->id, "e", buf, sizeof(buf)));
 }
 
 TEST_F(map, binary_keys_and_values)

@@ -24,11 +24,14 @@
  *   most @size bytes.
  * - Pointers and lengths are __u64 (use (__u64)(uintptr_t)ptr); layouts are
  *   identical for 32- and 64-bit callers.  A pointer the kernel may not read
- *   or write gives -EFAULT.
+ *   or write gives -EFAULT.  A pointer whose length is 0 is neither read nor
+ *   written, and may hold anything.
  * - Unknown flags, unknown operation codes and non-zero reserved fields or
  *   padding give -EINVAL.  Output-only fields are ignored on input.
- * - On error nothing is written back, except where a field says otherwise
- *   (&lockmap_ioc_batch.failed_index).
+ * - On error the struct is not written back, except where a field says
+ *   otherwise (&lockmap_ioc_batch.failed_index); the buffers its pointers
+ *   give for output (values, POP's key, ITER's records) may hold part of
+ *   an answer.
  *
  * Errors used throughout:
  *
@@ -360,8 +363,8 @@ enum lockmap_op_code {
  * @key_len: their number: 1 to the map's max_key_len (-E2BIG above), or
  *	exactly the map's fixed key length (-EINVAL otherwise)
  * @value: pointer to the value bytes (INSERT, SET_IF_ABSENT, CAS: the new
- *	value; APPEND: the bytes to append); 0 with @value_len 0, and both 0
- *	for other operations
+ *	value; APPEND: the bytes to append), not read when @value_len is 0;
+ *	both 0 for other operations
  * @value_len: their number, up to the map's max_value_len (-E2BIG); 0 is an
  *	empty value
  * @expected: CAS: pointer to the expected value; else 0
