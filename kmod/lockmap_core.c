@@ -206,11 +206,14 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 {
 	struct lockmap_entry *e, *new;
 
-	if (!lockmap_has_room(map, s))
-		return ERR_PTR(-ENOSPC);
 	new = lockmap_entry_alloc(map, l);
 	if (IS_ERR(new))
 		return new;
+	/* Only now: a full cache must not lose a value to a failed insert. */
+	if (!lockmap_has_room(map, s)) {
+		lockmap_entry_free_unused(map, new);
+		return ERR_PTR(-ENOSPC);
+	}
 	for (;;) {
 		rcu_read_lock();
 		/* The _key variant: the _fast one BUGs on an obj_hashfn. */

@@ -82,9 +82,10 @@ struct lockmap {
 extern struct fault_attr lockmap_fail_alloc;
 #endif
 
+/* lockmap_set_capacity() changes the capacity, never to or from 0. */
 static inline bool lockmap_is_lru(const struct lockmap *map)
 {
-	return map->p.capacity != 0;
+	return READ_ONCE(map->p.capacity) != 0;
 }
 
 /* The shard of a hash: its high bits, as the table's buckets use the low. */

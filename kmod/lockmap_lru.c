@@ -161,18 +161,30 @@ void lockmap_lru_evict_over(struct lockmap *map, struct lockmap_shard *s)
 				  LOCKMAP_LRU_MAX_SKIP);
 }
 
-/* Evicts up to @nr values, shards taken round robin. */
+/*
+ * Evicts up to @nr values, shards taken round robin, each pass asking each
+ * shard for an equal share of what is left, so that one call does not empty
+ * one shard and spare the cold keys of the others.
+ */
 static unsigned long lockmap_lru_shrink(struct lockmap *map, unsigned long nr,
 					unsigned long max_skip)
 {
-	unsigned long freed = 0;
-	u32 i, start;
+	u32 n = map->shard_mask + 1, i, start;
+	unsigned long freed = 0, pass, share;
+	struct lockmap_shard *s;
 
 	start = atomic_inc_return(&map->pop_cursor);
-	for (i = 0; i <= map->shard_mask && freed < nr; i++)
-		freed += lockmap_lru_evict(map,
-					   &map->shards[(start + i) & map->shard_mask],
-					   nr - freed, false, max_skip);
+	do {
+		share = (nr - freed) / n ?: 1;
+		pass = 0;
+		for (i = 0; i < n && freed + pass < nr; i++) {
+			s = &map->shards[(start + i) & map->shard_mask];
+			pass += lockmap_lru_evict(map, s,
+						  min(share, nr - freed - pass),
+						  false, max_skip);
+		}
+		freed += pass;
+	} while (pass && freed < nr);
 	return freed;
 }
 
@@ -191,11 +203,12 @@ bool lockmap_lru_make_room(struct lockmap *map, struct lockmap_shard *s)
  * @map: an LRU cache
  * @nr: at most this many
  *
- * Evicts least recently used values that nobody holds, shards taken round
- * robin, never waiting.  In each shard it steps over at most
- * %LOCKMAP_LRU_MAX_SKIP held keys, which then move to the warm end (behind
- * the most recent key), so a call may evict fewer than it could; the next
- * looks further.
+ * Evicts least recently used values that nobody holds, never waiting: an
+ * equal share from each shard's cold end (shards taken round robin), then
+ * shares of what is left while that frees any.  Each time it asks a shard,
+ * it steps over at most %LOCKMAP_LRU_MAX_SKIP held keys, which then move to
+ * the warm end (behind the most recent key), so a call may evict fewer than
+ * it could; the next looks further.
  * The shrinker's scan calls this.
  *
  * Context: Process context.

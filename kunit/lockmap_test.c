@@ -3072,6 +3072,46 @@ static void lm_test_alloc_failure_batch(struct kunit *test)
 #endif
 }
 
+/* A full cache evicts for a new key only once its entry is allocated. */
+static void lm_test_alloc_failure_full_cache(struct kunit *test)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap_params p = {
+		.key_len = sizeof(u64),
+		.nr_shards = 1,
+		.capacity = 8,
+		.max_entries = 2,
+		.free_value = lm_val_free,
+	};
+	struct lockmap *map = lm_create(test, ctx, &p);
+	struct lockmap_stats st;
+	int err;
+
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 1), 0);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 2, 2), 0);
+
+	lm_fail_arm(test, 1);
+	err = lm_put(test, ctx, 3, 3);
+	lm_fail_done(test);
+	KUNIT_EXPECT_EQ(test, err, -ENOMEM);
+	lockmap_get_stats(map, &st);
+	KUNIT_EXPECT_EQ(test, st.evictions, 0);
+	KUNIT_EXPECT_EQ(test, lockmap_len(map), 2);
+	KUNIT_EXPECT_EQ(test, lm_getv(map, 1), 1);
+	KUNIT_EXPECT_EQ(test, lm_getv(map, 2), 2);
+
+	/* Disarmed, the insert evicts the coldest key, 1. */
+	KUNIT_EXPECT_EQ(test, lm_put(test, ctx, 3, 3), 0);
+	lockmap_get_stats(map, &st);
+	KUNIT_EXPECT_EQ(test, st.evictions, 1);
+	KUNIT_EXPECT_EQ(test, lm_getv(map, 1), LM_NONE);
+	KUNIT_EXPECT_EQ(test, lm_getv(map, 3), 3);
+#else
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION");
+#endif
+}
+
 static void lm_test_max_entries(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
@@ -3467,6 +3507,7 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_key_lengths, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_alloc_failure_insert, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_alloc_failure_batch, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_alloc_failure_full_cache, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_max_entries, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_gfp_account, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_stats, lm_variant_gen),
