@@ -327,7 +327,7 @@ static int lmd_attach_locked(struct lmd_file *f, struct lmd_map *m)
 		atomic_inc(&m->nr_files);
 	mutex_unlock(&lmd_lock);
 	if (err)
-		return err == -EBUSY ? -EEXIST : err;
+		return err;	/* not -EBUSY: f->lock orders every attach */
 	f->nr_maps++;
 	return 0;
 }

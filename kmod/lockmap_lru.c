@@ -170,21 +170,19 @@ static unsigned long lockmap_lru_shrink(struct lockmap *map, unsigned long nr,
 					unsigned long max_skip)
 {
 	u32 n = map->shard_mask + 1, i, start;
-	unsigned long freed = 0, pass, share;
+	unsigned long freed = 0, before, share;
 	struct lockmap_shard *s;
 
 	start = atomic_inc_return(&map->pop_cursor);
 	do {
 		share = (nr - freed) / n ?: 1;
-		pass = 0;
-		for (i = 0; i < n && freed + pass < nr; i++) {
+		before = freed;
+		for (i = 0; i < n && freed < nr; i++) {
 			s = &map->shards[(start + i) & map->shard_mask];
-			pass += lockmap_lru_evict(map, s,
-						  min(share, nr - freed - pass),
-						  false, max_skip);
+			freed += lockmap_lru_evict(map, s, min(share, nr - freed),
+						   false, max_skip);
 		}
-		freed += pass;
-	} while (pass && freed < nr);
+	} while (freed != before && freed < nr);
 	return freed;
 }
 
