@@ -5,7 +5,7 @@
 #   make [KDIR=...] [W=1] [C=1]   build lockmap.ko (+ lockmap_kunit.ko when
 #                                 KDIR has CONFIG_KUNIT, lockmap_consumer.ko)
 #   make check                    everything (tools/check.sh)
-#   make kunit | check-6.1 | check-kcsan   one part of it
+#   make kunit | check-lockdep | check-6.1 | check-kcsan   one part of it
 #   make checkpatch | sparse | bench
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -29,6 +29,9 @@ check:
 kunit:
 	tools/check.sh kunit
 
+check-lockdep:
+	tools/check.sh lockdep
+
 check-6.1:
 	tools/check.sh 6.1
 
@@ -44,5 +47,5 @@ sparse:
 bench:
 	tools/bench/run.sh
 
-.PHONY: all modules clean check kunit check-6.1 check-kcsan checkpatch sparse \
-	bench
+.PHONY: all modules clean check kunit check-lockdep check-6.1 check-kcsan \
+	checkpatch sparse bench

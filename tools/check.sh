@@ -7,7 +7,7 @@
 # and load on a distribution kernel.  Every check counts once,
 # every log stays in build/, and the last line is "N passed, M failed".
 #
-# Usage: tools/check.sh [all|kunit|kcsan|6.1|checkpatch|sparse]
+# Usage: tools/check.sh [all|kunit|lockdep|kcsan|6.1|checkpatch|sparse]
 # Env: LOCKMAP_BOOT_TIMEOUT (seconds per guest, default 600), plus
 # LOCKMAP_SELFTESTS_TIMEOUT (default 600) for a guest that runs kselftests.
 set -euo pipefail
@@ -314,16 +314,22 @@ test612() {
 
 # lockdep must still report what a batch does not excuse: a 6.12 guest per
 # order loads lockmap_provoke, which takes keys in that order, and passes
-# only if lockdep reports it for lockmap's keys.  These guests are meant to
-# splat, so they are not scanned for splats.
+# only if lockdep reports it for lockmap's keys (might_sleep() for atomic).
+# These guests are meant to splat, so they are not scanned for splats.
 lockdep612() {
-	local order re log initrd
+	local order re who log initrd
 	modules 6.12 kmod/lockmap.ko tools/consumer/lockmap_provoke.ko ||
 		return 0
-	for order in recursion abba; do
+	for order in recursion abba recursion-valued abba-valued batch-abba \
+		batch-under-key atomic; do
+		# The report names both locks' classes: the maps' names.
+		who='lockmap-provoke-'
 		case $order in
-		recursion) re='possible recursive locking detected' ;;
-		abba) re='possible circular locking dependency detected' ;;
+		recursion*|batch-under-key)
+			re='possible recursive locking detected' ;;
+		*abba*) re='possible circular locking dependency detected' ;;
+		atomic) re='sleeping function called from invalid context'
+			who='[lockmap_provoke]' ;;
 		esac
 		log="$out/boot-6.12-$order.log"
 		initrd="$out/initramfs-6.12-$order.cpio.gz"
@@ -331,8 +337,7 @@ lockdep612() {
 		tools/mkinitramfs.sh "$initrd" tools/guest-lockdep.sh "${mods[@]}"
 		tools/run-qemu.sh "$kdir612/arch/x86/boot/bzImage" "$initrd" \
 			"$log" "$boot_timeout" "lockmap_provoke=$order" || true
-		# The report names both locks' classes: the maps' names.
-		if grep -A12 -F "$re" "$log" | grep -q 'lockmap-provoke-'; then
+		if grep -A20 -F "$re" "$log" | grep -qF "$who"; then
 			result "6.12 lockdep" ok "lockdep reports $order of keys"
 		else
 			result "6.12 lockdep" FAIL \
@@ -401,8 +406,8 @@ main() {
 	local mode=${1:-all}
 	with_selftests=1
 	case "$mode" in
-	all | kunit | kcsan | 6.1 | checkpatch | sparse) ;;
-	*) echo "usage: $0 [all|kunit|kcsan|6.1|checkpatch|sparse]"
+	all | kunit | lockdep | kcsan | 6.1 | checkpatch | sparse) ;;
+	*) echo "usage: $0 [all|kunit|lockdep|kcsan|6.1|checkpatch|sparse]"
 		return 2 ;;
 	esac
 	cd "$repo"
@@ -435,6 +440,7 @@ main() {
 		;;
 	# The quick loop after a module change: KUnit and the consumer only.
 	kunit) with_selftests=0; kernel612; test612 6.12 "$kdir612" ;;
+	lockdep) kernel612; build_modules 6.12 "$kdir612" || true; lockdep612 ;;
 	kcsan)
 		selftests_build
 		kernelkcsan
