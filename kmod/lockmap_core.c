@@ -663,7 +663,7 @@ EXPORT_SYMBOL_GPL(lockmap_entry_remove);
  * @map: the map
  * @key: the key bytes
  * @key_len: their length
- * @value: the value (not NULL); the map owns it from now on
+ * @value: the value (not NULL); the map owns it once the call succeeds
  * @old: if not NULL, receives the previous value (or NULL) and its
  *	ownership; if NULL, the previous value is disposed of
  *
@@ -671,7 +671,8 @@ EXPORT_SYMBOL_GPL(lockmap_entry_remove);
  * the most recently used and cold unheld keys may be evicted.
  *
  * Context: Process context.
- * Return: 0, or -EINVAL, -ENOMEM or -ENOSPC with the map unchanged.
+ * Return: 0, or -EINVAL, -ENOMEM or -ENOSPC with the map unchanged and
+ * @value still the caller's.
  */
 int lockmap_insert(struct lockmap *map, const void *key, size_t key_len,
 		   void *value, void **old)

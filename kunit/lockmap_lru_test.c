@@ -795,6 +795,55 @@ static void lru_evict_continues_past_held(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lru_has(map, 4), 1);
 }
 
+/* Takes a reference on @k's entry, as a task about to wait for its lock. */
+static struct lockmap_entry *lru_ref_key(struct lockmap *map, u64 k)
+{
+	struct lockmap_lookup l;
+	struct lockmap_entry *e;
+
+	if (lockmap_prepare(map, &k, sizeof(k), &l))
+		return NULL;
+	rcu_read_lock();
+	e = lockmap_find_rcu(map, &l);
+	if (e && !refcount_inc_not_zero(&e->users))
+		e = NULL;
+	rcu_read_unlock();
+	return e;
+}
+
+/*
+ * A key that nobody holds but a task is about to wait for (it has looked
+ * the key up and taken its reference, not yet the lock) is skipped like a
+ * held one: evicting it would take the value from under that task.
+ */
+static void lru_evict_skips_awaited(struct kunit *test)
+{
+	struct lru_ctx *c = lru_ctx_new(test);
+	struct lockmap *map = lru_create(test, c, 2, 1, 1);
+	struct lockmap_entry *e;
+	u64 skipped;
+
+	lru_put(test, c, 1);
+	lru_put(test, c, 2);
+	LRU_EXPECT_ORDER(test, map, 1, 2);
+	e = lru_ref_key(map, 1);
+	KUNIT_ASSERT_NOT_NULL(test, e);
+	KUNIT_EXPECT_FALSE(test, lm_key_locked(map, 1));
+	skipped = lru_skipped(map);
+	lru_put(test, c, 3);
+	KUNIT_EXPECT_EQ(test, lru_evicts(c), 1);
+	KUNIT_EXPECT_EQ(test, lru_last_key(c), 2);
+	KUNIT_EXPECT_EQ(test, lru_skipped(map), skipped + 1);
+	KUNIT_EXPECT_EQ(test, lru_has(map, 1), 1);
+	KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 2);
+	/* The waiter gives up: the key is an ordinary cold one again. */
+	refcount_dec(&e->users);
+	lru_put(test, c, 4);
+	KUNIT_EXPECT_EQ(test, lru_last_key(c), 1);
+	KUNIT_EXPECT_EQ(test, lru_has(map, 1), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->bad), 0);
+}
+
 /*
  * However many cold keys are held, an insertion steps over at most
  * LOCKMAP_LRU_MAX_SKIP of them under the shard lock, and moves them to the
@@ -2041,6 +2090,7 @@ static struct kunit_case lockmap_lru_cases[] = {
 	KUNIT_CASE_PARAM(lru_retain_does_not_promote, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_batch_promotes, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_skips_held, lm_variant_gen),
+	KUNIT_CASE_PARAM(lru_evict_skips_awaited, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_continues_past_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_walk_is_bounded, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_full_cache_looks_past_held, lm_variant_gen),

@@ -2512,8 +2512,9 @@ enum lm_walk_kind { LM_FOR_EACH, LM_RETAIN, LM_CLEAR };
 
 /*
  * A walk waiting for held key 5 holds nothing else: neither the map nor key
- * 5's shard (its keys included), for each kind of walk.  Keys 0..7 hold
- * 10 * key; then the walk ends as it would have without the detour.
+ * 5's shard (its keys included), for each kind of walk.  Keys 0..7 and one
+ * more of key 5's shard hold 10 * key; then the walk ends as it would have
+ * without the detour.
  */
 static void lm_walk_others_case(struct kunit *test, enum lm_walk_kind kind)
 {
@@ -2527,6 +2528,7 @@ static void lm_walk_others_case(struct kunit *test, enum lm_walk_kind kind)
 	struct lm_thread th = {}, tw = {}, to = {};
 	struct lm_others o = { .ctx = ctx, .read_old = kind != LM_CLEAR };
 	bool held, blocked, others_done, waiting;
+	const int nr_old = LM_WALK_KEYS + 1;
 	struct lm_op oh, ow;
 	u64 k;
 
@@ -2535,12 +2537,10 @@ static void lm_walk_others_case(struct kunit *test, enum lm_walk_kind kind)
 		KUNIT_ASSERT_EQ(test, lm_put(test, ctx, k, 10 * k), 0);
 	o.k[0] = lm_key_near(test, map, 5, 100, true);
 	o.k[1] = lm_key_near(test, map, 5, 100, false);
+	o.old[0] = lm_key_near(test, map, 5, o.k[0] + 1, true);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, o.old[0], 10 * o.old[0]), 0);
 	o.old[1] = lm_key_near(test, map, 5, 0, false);
 	KUNIT_ASSERT_LT(test, o.old[1], LM_WALK_KEYS);
-	/* An old key beside key 5 if there is one, else another. */
-	o.old[0] = lm_key_near(test, map, 5, 0, true);
-	if (o.old[0] >= LM_WALK_KEYS)
-		o.old[0] = o.old[1];
 	lm_op_init(&oh, ctx, 5);
 	lm_op_init(&ow, ctx, 0);
 
@@ -2568,26 +2568,27 @@ static void lm_walk_others_case(struct kunit *test, enum lm_walk_kind kind)
 	switch (kind) {
 	case LM_FOR_EACH:
 		/* Each old key once, and the new ones if they were there. */
-		KUNIT_EXPECT_GE(test, ow.visits, LM_WALK_KEYS);
-		KUNIT_EXPECT_EQ(test, lockmap_len(map), LM_WALK_KEYS);
+		KUNIT_EXPECT_GE(test, ow.visits, nr_old);
+		KUNIT_EXPECT_EQ(test, lockmap_len(map), nr_old);
 		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 2);
 		break;
 	case LM_RETAIN:
-		KUNIT_EXPECT_GE(test, ow.visits, LM_WALK_KEYS);
-		KUNIT_EXPECT_EQ(test, lockmap_len(map), LM_WALK_KEYS);
+		KUNIT_EXPECT_GE(test, ow.visits, nr_old);
+		KUNIT_EXPECT_EQ(test, lockmap_len(map), nr_old);
 		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 2);
 		for (k = 0; k < LM_WALK_KEYS; k++)
 			KUNIT_EXPECT_EQ(test, lm_getv(map, k),
 					(10 * k) | LM_KEPT);
+		KUNIT_EXPECT_EQ(test, lm_getv(map, o.old[0]),
+				(10 * o.old[0]) | LM_KEPT);
 		break;
 	case LM_CLEAR:
 		KUNIT_EXPECT_EQ(test, lockmap_len(map), 0);
-		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees),
-				LM_WALK_KEYS + 2);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), nr_old + 2);
 		break;
 	}
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->live) +
-			atomic_read(&ctx->frees), LM_WALK_KEYS + 2);
+			atomic_read(&ctx->frees), nr_old + 2);
 }
 
 static void lm_test_walk_others_go_on(struct kunit *test)
