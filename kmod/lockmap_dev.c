@@ -21,11 +21,13 @@
 #include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
+#include <linux/jhash.h>
 #include <linux/kref.h>
 #include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
+#include <linux/random.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -119,6 +121,7 @@ struct lmd_map {
 	u32 max_value_len;
 	u32 max_evict;
 	u64 max_entries;
+	u32 tie_seed;			/* ITER's second hash, lmd_iter_tie() */
 	/* Both changed under lmd_lock. */
 	atomic_t nr_files;
 	enum lmd_state state;
@@ -502,6 +505,7 @@ static int lmd_ioctl_create(struct lmd_file *f, void __user *arg)
 	m->max_value_len = c.max_value_len;
 	m->max_entries = c.max_entries;
 	m->max_evict = c.flags & LOCKMAP_CREATE_LRU ? c.max_evict ?: 1 : 0;
+	m->tie_seed = get_random_u32();
 
 	p.name = m->name[0] ? m->name : "lockmap-dev";
 	p.key_len = c.key_len;
@@ -1318,9 +1322,23 @@ static int lmd_clear(struct lmd_map *m, u64 *removed)
 
 /* LOCKMAP_IOC_ITER */
 
+/*
+ * The cursor: the position (bits 0-31) and shard (32-41) to go on from and,
+ * among the keys of that position (one hash), the tie-breaker (42-63) of the
+ * first one still to come, so that a call can stop inside such a group.
+ */
+#define LMD_CURSOR_SHARD_SHIFT	32
+#define LMD_CURSOR_TIE_SHIFT	42
+#define LMD_TIE_BITS		21
+static_assert(LMD_MAX_SHARDS <= 1 << (LMD_CURSOR_TIE_SHIFT -
+				      LMD_CURSOR_SHARD_SHIFT));
+/* A tie-breaker field above every tie: LOCKMAP_ITER_END is no cursor. */
+static_assert(LMD_TIE_BITS < 64 - LMD_CURSOR_TIE_SHIFT);
+
 /* A chunk's key, copied: its pin is gone before the key is locked. */
 struct lmd_ckey {
 	u32 pos;
+	u32 tie;
 	u32 len;
 	u8 *key;
 };
@@ -1333,7 +1351,33 @@ struct lmd_iter {
 	void *value;			/* bounce buffer for one value */
 	char __user *buf;
 	u64 pos;
+	u32 from_pos;			/* the cursor's group, where the call */
+	u32 from_tie;			/* starts in it: see lmd_iter_emit() */
 };
+
+/*
+ * Orders the keys of one position by a second hash of their bytes, an order
+ * that does not change as keys come and go, unlike the walk's (addresses).
+ */
+static u32 lmd_iter_tie(const struct lmd_map *m, const struct lmd_ckey *k)
+{
+	return jhash(k->key, k->len, m->tie_seed) >> (32 - LMD_TIE_BITS);
+}
+
+/* By position, then tie-breaker: linear, as the chunk is in position order. */
+static void lmd_iter_sort(struct lmd_ckey *k, unsigned int nr)
+{
+	unsigned int i, j;
+
+	for (i = 1; i < nr; i++) {
+		struct lmd_ckey t = k[i];
+
+		for (j = i; j && k[j - 1].pos == t.pos && k[j - 1].tie > t.tie;
+		     j--)
+			k[j] = k[j - 1];
+		k[j] = t;
+	}
+}
 
 /* Copies one record out; -EMSGSIZE if it does not fit. */
 static int lmd_iter_put(struct lmd_iter *x, const struct lmd_ckey *k,
@@ -1362,8 +1406,8 @@ static int lmd_iter_put(struct lmd_iter *x, const struct lmd_ckey *k,
 
 /*
  * Takes the next chunk's keys: whole groups of one position (one hash)
- * only, since the cursor has room for nothing more than a position; a
- * group that goes on past the chunk is given back.  Returns how many.
+ * only, which are then put in tie-breaker order; a group that goes on past
+ * the chunk is given back.  Returns how many.
  */
 static unsigned int lmd_iter_collect(struct lmd_map *m, struct lmd_iter *x)
 {
@@ -1389,28 +1433,37 @@ static unsigned int lmd_iter_collect(struct lmd_map *m, struct lmd_iter *x)
 		k->len = len;
 		k->key = x->pool + i * m->max_key_len;
 		memcpy(k->key, key, len);
+		k->tie = lmd_iter_tie(m, k);
 	}
 	i = w->nr;
 	lockmap_walk_put(m->map, w, 0);
+	lmd_iter_sort(x->k, i);
 	return i;
 }
 
 /*
- * Emits the keys collected that still have a value, whole groups only: on
- * error the group being emitted is taken back and *@stop is its position,
- * so that everything before it is done.
+ * Emits the keys collected that still have a value, those of one position
+ * and tie-breaker together or not at all: on error they are taken back and
+ * *@stop, *@stop_tie say where they are, so that everything before is done.
+ * The first chunk of a call skips what an earlier call returned of the
+ * cursor's group.  -EOVERFLOW if keys that must go together do not fit.
  */
 static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x,
-			 unsigned int nr, u32 *stop)
+			 unsigned int nr, u32 *stop, u32 *stop_tie)
 {
 	unsigned int i = 0, j;
 	int err = 0;
 
+	while (i < nr && x->k[i].pos == x->from_pos &&
+	       x->k[i].tie < x->from_tie)
+		i++;
+	x->from_tie = 0;
 	while (i < nr) {
 		u64 at = x->pos;
 		u32 records = x->it.nr_records;
 
-		for (j = i; j < nr && x->k[j].pos == x->k[i].pos; j++) {
+		for (j = i; j < nr && x->k[j].pos == x->k[i].pos &&
+		     x->k[j].tie == x->k[i].tie; j++) {
 			struct lockmap_entry *e;
 			struct lockmap_blob *v;
 			size_t len;
@@ -1434,9 +1487,12 @@ static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x,
 				break;
 		}
 		if (err) {
+			if (err == -EMSGSIZE && x->it.nr_records > records)
+				err = -EOVERFLOW;
 			x->pos = at;
 			x->it.nr_records = records;
 			*stop = x->k[i].pos;
+			*stop_tie = x->k[i].tie;
 			return err;
 		}
 		i = j;
@@ -1444,20 +1500,25 @@ static int lmd_iter_emit(struct lmd_map *m, struct lmd_iter *x,
 	return 0;
 }
 
-/* The cursor is a shard and a position in it (lockmap_walk_collect()). */
+/* The cursor is a shard, a position in it and a tie-breaker (see above). */
 static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 {
 	struct lockmap *map = m->map;
 	struct lockmap_walk *w = &x->w;
 	unsigned int max = x->it.max_records;
+	u32 tie = x->it.cursor >> LMD_CURSOR_TIE_SHIFT;
 	int err = 0;
 
 	if (x->it.cursor == LOCKMAP_ITER_END)
 		return 0;
-	w->shard = x->it.cursor >> 32;
+	w->shard = (x->it.cursor >> LMD_CURSOR_SHARD_SHIFT) &
+		   (BIT(LMD_CURSOR_TIE_SHIFT - LMD_CURSOR_SHARD_SHIFT) - 1);
 	w->pos = (u32)x->it.cursor;
-	if (w->shard > map->shard_mask)
+	if (w->shard > map->shard_mask || tie >= BIT(LMD_TIE_BITS))
 		return -EINVAL;
+	x->from_pos = w->pos;
+	x->from_tie = tie;
+	tie = 0;
 	x->value = lmd_alloc(max_t(u32, m->max_value_len, 1));
 	w->e = kvcalloc(max, sizeof(*w->e), GFP_KERNEL_ACCOUNT);
 	x->k = kvcalloc(max, sizeof(*x->k), GFP_KERNEL_ACCOUNT);
@@ -1481,7 +1542,7 @@ static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 			err = -EOVERFLOW;
 			break;
 		}
-		err = lmd_iter_emit(m, x, nr, &stop);
+		err = lmd_iter_emit(m, x, nr, &stop, &tie);
 		if (err) {
 			w->shard = shard;
 			w->pos = stop;
@@ -1497,7 +1558,8 @@ static int lmd_iter(struct lmd_map *m, struct lmd_iter *x)
 	if (x->it.nr_records && err != -EFAULT)
 		err = 0;
 	x->it.cursor = w->shard > map->shard_mask ? LOCKMAP_ITER_END :
-		       (u64)w->shard << 32 | w->pos;
+		       (u64)tie << LMD_CURSOR_TIE_SHIFT |
+		       (u64)w->shard << LMD_CURSOR_SHARD_SHIFT | w->pos;
 out:
 	kvfree(x->value);
 	kvfree(w->e);
@@ -1749,22 +1811,27 @@ static void lmd_device_release(struct device *dev)
 	kfree(dev);
 }
 
+/*
+ * The live maps, one per line.  The last column is the map's hash seed, so
+ * that a test can make keys that share a hash (root only, like the file).
+ */
 static int lmd_maps_show(struct seq_file *sf, void *unused)
 {
 	struct lockmap_stats ks;
 	struct lmd_map *m;
 	unsigned long id;
 
-	seq_puts(sf, "id\tname\tflags\tlen\tslots\tcapacity\tevictions\tfiles\n");
+	seq_puts(sf, "id\tname\tflags\tlen\tslots\tcapacity\tevictions\tfiles\tseed\n");
 	mutex_lock(&lmd_lock);
 	xa_for_each(&lmd_maps, id, m) {
 		if (m->state != LMD_LIVE)
 			continue;
 		lockmap_get_stats(m->map, &ks);
-		seq_printf(sf, "%u\t%s\t%#x\t%zu\t%zu\t%zu\t%llu\t%d\n", m->id,
-			   m->name[0] ? m->name : "-", m->flags, ks.len,
+		seq_printf(sf, "%u\t%s\t%#x\t%zu\t%zu\t%zu\t%llu\t%d\t%*phN\n",
+			   m->id, m->name[0] ? m->name : "-", m->flags, ks.len,
 			   ks.slots, ks.capacity, ks.evictions,
-			   atomic_read(&m->nr_files));
+			   atomic_read(&m->nr_files),
+			   (int)sizeof(m->map->seed), &m->map->seed);
 	}
 	mutex_unlock(&lmd_lock);
 	return 0;

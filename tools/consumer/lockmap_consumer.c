@@ -34,8 +34,13 @@ static bool put(struct lockmap *map, const char *key, const char *val)
 {
 	struct lockmap_blob *b = blob(val);
 
-	return !IS_ERR_OR_NULL(b) &&
-	       !lockmap_insert(map, key, strlen(key), b, NULL);
+	if (IS_ERR_OR_NULL(b))
+		return false;
+	if (lockmap_insert(map, key, strlen(key), b, NULL)) {
+		lockmap_blob_free(b, NULL);	/* still ours */
+		return false;
+	}
+	return true;
 }
 
 /* Whether @key holds the string @val, read through lockmap_get(). */
@@ -120,8 +125,10 @@ static void check_map(void)
 
 	ok = !lockmap_for_each(map, count_one, &n);
 	check("for_each counts 4", ok && n == 4);
+	/* absent is 0: an error (-EINVAL for a bad key) is not "absent" */
 	check("remove", !lockmap_remove(map, "a", 1, NULL) &&
-	      lockmap_contains(map, "a", 1) <= 0);
+	      lockmap_contains(map, "a", 1) == 0 &&
+	      lockmap_contains(map, "b", 1) == 1);
 	check("len", lockmap_len(map) == 3);
 	lockmap_destroy(map);
 }
@@ -149,8 +156,8 @@ static void check_lru(void)
 		ok &= put(lru, key, "v");
 	check("lru evicts beyond its capacity",
 	      ok && lockmap_len(lru) == 4 && evicted == 4 &&
-	      lockmap_contains(lru, "a", 1) <= 0 &&
-	      lockmap_contains(lru, "h", 1) > 0);
+	      lockmap_contains(lru, "a", 1) == 0 &&
+	      lockmap_contains(lru, "h", 1) == 1);
 	lockmap_destroy(lru);
 }
 

@@ -772,75 +772,174 @@ static long long cg_current(const char *dir)
 	return v;
 }
 
-TEST(values_charged_to_memcg)
+/*
+ * Mounts cgroup v2 and enables its memory controller for child cgroups if
+ * need be: NULL, or why a memcg test cannot run.
+ */
+static const char *cg_memory(void)
 {
-	const char *root = "/sys/fs/cgroup", *dir = "/sys/fs/cgroup/lockmap-test";
-	long long before, after;
-	int sync_pipe[2], done_pipe[2], status;
-	char path[256], c;
-	pid_t pid;
+	const char *root = "/sys/fs/cgroup";
+	static char why[64];
+	char path[256];
 
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK)) {
 		mkdir(root, 0755);
-		if (mount("cgroup2", root, "cgroup2", 0, NULL))
-			SKIP(return, "no cgroup2: %s", strerror(errno));
+		if (mount("cgroup2", root, "cgroup2", 0, NULL)) {
+			snprintf(why, sizeof(why), "no cgroup2: %s",
+				 strerror(errno));
+			return why;
+		}
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
 	if (lm_write_file(path, "+memory"))
-		SKIP(return, "memory controller unavailable");
-	rmdir(dir);
-	ASSERT_EQ(0, mkdir(dir, 0755));
-	ASSERT_EQ(0, pipe(sync_pipe));
-	ASSERT_EQ(0, pipe(done_pipe));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		static char val[16384];
-		char key[16];
-		int fd, id, i;
+		return "memory controller unavailable";
+	return NULL;
+}
 
-		close(sync_pipe[0]);
-		close(done_pipe[1]);
+/*
+ * Runs @fill in a child moved into the cgroup @dir, which keeps what it
+ * made until the parent has read memory.current: *@before just before
+ * @fill, *@after once it is done.  Returns the child's exit status (0, or
+ * @fill's non-zero result), or -1 if the run failed.
+ */
+static int cg_measure(const char *dir, int (*fill)(void), long long *before,
+		      long long *after)
+{
+	int ready[2], go[2], status, ret = -1;
+	char path[256], pidbuf[16], c;
+	pid_t pid;
+
+	if (pipe(ready))
+		return -1;
+	if (pipe(go)) {
+		close(ready[0]);
+		close(ready[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
 		/* wait to be moved into the cgroup */
-		if (read(done_pipe[0], &c, 1) != 1)
+		if (read(go[0], &c, 1) != 1)
 			_exit(1);
-		fd = lm_open();
-		id = lm_create(fd, 0, 0, NULL);
-		if (fd < 0 || id < 0)
-			_exit(2);
-		memset(val, 'm', sizeof(val));
-		for (i = 0; i < 256; i++) {
-			snprintf(key, sizeof(key), "k%d", i);
-			if (lm_put(fd, id, key, val, sizeof(val)))
-				_exit(3);
-		}
-		if (write(sync_pipe[1], "x", 1) != 1)
+		ret = fill();
+		if (ret)
+			_exit(ret);
+		if (write(ready[1], "x", 1) != 1)
 			_exit(4);
 		/* keep the map alive until the parent has measured */
-		if (read(done_pipe[0], &c, 1) < 0)
+		if (read(go[0], &c, 1) < 0)
 			_exit(5);
 		_exit(0);
 	}
-	close(sync_pipe[1]);
-	close(done_pipe[0]);
+	close(ready[1]);
+	close(go[0]);
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	{
-		char pidbuf[16];
-
-		snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-		EXPECT_EQ(0, lm_write_file(path, pidbuf));
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	if (pid > 0 && !lm_write_file(path, pidbuf)) {
+		*before = cg_current(dir);
+		if (write(go[1], "g", 1) == 1 && read(ready[0], &c, 1) == 1) {
+			*after = cg_current(dir);
+			ret = 0;
+		}
 	}
-	before = cg_current(dir);
-	ASSERT_EQ(1, write(done_pipe[1], "g", 1));
-	ASSERT_EQ(1, read(sync_pipe[0], &c, 1));
-	after = cg_current(dir);
-	close(done_pipe[1]);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(go[1]);
+	close(ready[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return ret ? -1 : WEXITSTATUS(status);
+}
+
+/* 256 values of 16 KiB in a new map. */
+static int fill_values(void)
+{
+	static char val[16384];
+	int fd = lm_open(), id, i;
+	char key[16];
+
+	id = fd < 0 ? fd : lm_create(fd, 0, 0, NULL);
+	if (id < 0)
+		return 2;
+	memset(val, 'm', sizeof(val));
+	for (i = 0; i < 256; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		if (lm_put(fd, id, key, val, sizeof(val)))
+			return 3;
+	}
+	return 0;
+}
+
+TEST(values_charged_to_memcg)
+{
+	const char *dir = "/sys/fs/cgroup/lockmap-test", *why;
+	long long before = -1, after = -1;
+
+	why = cg_memory();
+	if (why)
+		SKIP(return, "%s", why);
+	rmdir(dir);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	EXPECT_EQ(0, cg_measure(dir, fill_values, &before, &after));
 	rmdir(dir);
 	TH_LOG("memory.current %lld -> %lld for 4 MiB of values", before, after);
 	/* 256 x 16 KiB of values, charged where the inserting task lives */
 	EXPECT_LE(before + 3 * 1024 * 1024, after);
+}
+
+#define CG_NR_KEYS	3000
+#define CG_KEY_LEN	2000
+
+/* CG_NR_KEYS keys of CG_KEY_LEN bytes with empty values in a new map. */
+static int fill_keys(void)
+{
+	int fd = lm_open(), id, i;
+	char key[CG_KEY_LEN + 1];
+
+	id = fd < 0 ? fd : lm_create(fd, 0, 0, NULL);
+	if (id < 0)
+		return 2;
+	memset(key, 'k', CG_KEY_LEN);
+	key[CG_KEY_LEN] = 0;
+	for (i = 0; i < CG_NR_KEYS; i++) {
+		char num[8];
+
+		/* a distinct prefix, the rest of the key 'k' */
+		snprintf(num, sizeof(num), "%06d", i);
+		memcpy(key, num, 6);
+		if (lm_put(fd, id, key, "", 0))
+			return 3;
+	}
+	return 0;
+}
+
+/*
+ * The entries and their keys are charged too, not only the values: keys
+ * of 2000 bytes with empty values make memory.current grow by at least the
+ * keys' bytes (few keys: the debug kernel's ioctls are slow).  The values
+ * alone (a small header each) are under 1 MiB, the hash tables' bucket
+ * arrays are not charged: entries allocated without __GFP_ACCOUNT leave the
+ * growth far below 6 MB.
+ */
+TEST(keys_charged_to_memcg)
+{
+	const char *dir = "/sys/fs/cgroup/lockmap-test-keys", *why;
+	long long before = -1, after = -1;
+
+	if (lm_param("max_entries", LOCKMAP_DEFAULT_MAX_ENTRIES) < CG_NR_KEYS ||
+	    lm_param("max_key_len", LOCKMAP_DEFAULT_MAX_KEY_LEN) < CG_KEY_LEN)
+		SKIP(return, "max_entries or max_key_len below %d or %d",
+		     CG_NR_KEYS, CG_KEY_LEN);
+	why = cg_memory();
+	if (why)
+		SKIP(return, "%s", why);
+	rmdir(dir);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	EXPECT_EQ(0, cg_measure(dir, fill_keys, &before, &after));
+	rmdir(dir);
+	TH_LOG("memory.current %lld -> %lld for %d keys of %d bytes",
+	       before, after, CG_NR_KEYS, CG_KEY_LEN);
+	EXPECT_LE(before + (long long)CG_NR_KEYS * CG_KEY_LEN, after);
 }
 
 TEST_HARNESS_MAIN

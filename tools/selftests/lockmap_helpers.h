@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <linux/lockmap.h>
 
 #ifndef ARRAY_SIZE
@@ -365,6 +367,36 @@ static inline int lm_wait_held(int fd, __u32 map, const char *key,
 		usleep(200);
 	}
 	return -ETIMEDOUT;
+}
+
+/*
+ * Ends a helper process's long hold early: sends it @sig every 20 ms until
+ * it exits, for at most @timeout_us (then SIGKILL).  The child must catch
+ * @sig with a handler installed without SA_RESTART, so that the hold's
+ * sleep ends with -EINTR (and nothing is applied).  Returns the child's
+ * exit status, 128 + the signal that killed it, or -1 if it cannot be
+ * reaped.
+ */
+static inline int lm_end_child(pid_t pid, int sig, long long timeout_us)
+{
+	long long end = lm_now_us() + timeout_us;
+	pid_t got = 0;
+	int status;
+
+	while (lm_now_us() < end) {
+		got = waitpid(pid, &status, WNOHANG);
+		if (got)
+			break;
+		kill(pid, sig);
+		lm_sleep_us(20000);
+	}
+	if (!got) {
+		kill(pid, SIGKILL);
+		got = waitpid(pid, &status, 0);
+	}
+	if (got != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* Reads /proc/<tid>/<file> (any thread's id works) into @buf: 0 or -1. */

@@ -22,6 +22,12 @@
 #include "lockmap_helpers.h"
 
 #define SEC 1000000LL
+/*
+ * A hold that must outlast the checks made during it, however slow the
+ * machine: the default max_hold_usec, ended early with a signal once they
+ * are done (the hold then applies nothing).
+ */
+#define LONG_HOLD (5 * SEC)
 
 FIXTURE(lk) {
 	int fd;
@@ -239,6 +245,13 @@ TEST_F(lk, threads_of_one_file_contend_per_key)
 	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	ASSERT_EQ(0, lm_puts(self->fd, self->id, "L", "x"));
+	/*
+	 * The hold was still in force when L's put returned.  h.done alone
+	 * would not show it: the holder sets it a moment after its ioctl
+	 * returns, so it still reads 0 right after a put the hold blocked.
+	 */
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K",
+				      LOCKMAP_OPF_NOWAIT));
 	EXPECT_EQ(0, atomic_load(&h.done));
 	lm_op_str(&op, self->id, LOCKMAP_OP_APPEND, "K");
 	op.value = lm_ptr("U");
@@ -533,6 +546,7 @@ static void *order_thread(void *arg)
  */
 TEST_F_TIMEOUT(lk, batches_in_opposite_orders_all_apply, 120)
 {
+	static const char * const ctr[] = { "x", "y", "z" };
 	struct order o[4];
 	pthread_t t[4];
 	__u64 v;
@@ -546,8 +560,11 @@ TEST_F_TIMEOUT(lk, batches_in_opposite_orders_all_apply, 120)
 		pthread_join(t[i], NULL);
 		EXPECT_EQ(0, o[i].errors);
 	}
-	ASSERT_EQ(0, lm_counter(self->fd, self->id, "z", &v));
-	EXPECT_EQ(600, v);
+	/* every batch added 1 to each of its keys, whatever its order */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, lm_counter(self->fd, self->id, ctr[i], &v));
+		EXPECT_EQ(4 * 150, v) TH_LOG("counter %s", ctr[i]);
+	}
 }
 
 /* Sends SIGUSR1 to @t every 20 ms until it is done (at most @usec). */
@@ -579,7 +596,8 @@ TEST_F(lk, signal_ends_wait_with_nothing_held)
 	pid_t pid;
 
 	ASSERT_NE(NULL, s);
-	pid = spawn_holder(self->name, self->id, "K", 3 * SEC, "H", s);
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "K", "H"));
+	pid = spawn_holder(self->name, self->id, "K", LONG_HOLD, "never", s);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	ASSERT_EQ(0, pthread_create(&w.tid, NULL, get_thread, &w));
@@ -591,11 +609,16 @@ TEST_F(lk, signal_ends_wait_with_nothing_held)
 	/* interrupted while the holder still held K */
 	EXPECT_EQ(0, atomic_load(&s->done));
 	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
-	EXPECT_EQ(0, wait_exit(pid));
-	/* the waiter left nothing behind: K is free and has the hold's value */
+	/* the hold, ended early by a signal too, applied nothing */
+	EXPECT_EQ(1, lm_end_child(pid, SIGUSR1, 10 * SEC));
+	EXPECT_EQ(-EINTR, atomic_load(&s->ret));
+	/* the waiter left nothing behind: K is free and keeps its value */
 	EXPECT_EQ(1, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
 	EXPECT_EQ(1, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
 	EXPECT_STREQ("H", buf);
+	EXPECT_EQ(0, lm_hold(self->fd, self->id, "K", 1000, "me"));
+	EXPECT_EQ(2, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
+	EXPECT_STREQ("me", buf);
 }
 
 TEST_F(lk, signal_ends_hold_without_applying)
@@ -654,7 +677,7 @@ TEST_F(lk, signal_ends_batch_wait_releasing_taken_keys)
 	if (nr > LOCKMAP_DEFAULT_MAX_BATCH_KEYS)
 		nr = LOCKMAP_DEFAULT_MAX_BATCH_KEYS;
 	ASSERT_LE(2, nr);
-	pid = spawn_holder(self->name, self->id, "held", 3 * SEC, NULL, s);
+	pid = spawn_holder(self->name, self->id, "held", LONG_HOLD, NULL, s);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "held", 20 * SEC));
 	bt->t.fd = self->fd;
@@ -689,9 +712,323 @@ TEST_F(lk, signal_ends_batch_wait_releasing_taken_keys)
 				    LOCKMAP_OPF_NOWAIT) == -EBUSY;
 	EXPECT_EQ(0, busy);
 	EXPECT_EQ(0, lm_contains(self->fd, self->id, "free0", 0));
-	EXPECT_EQ(0, wait_exit(pid));
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "held",
+				      LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(1, lm_end_child(pid, SIGUSR1, 10 * SEC));
+	EXPECT_EQ(-EINTR, atomic_load(&s->ret));
 	EXPECT_EQ(0, lm_len(self->fd, self->id));
 	free(bt);
+}
+
+/* A whole-map walk with ITER, keeping the records (keys and values short). */
+#define WALK_MAX	32
+
+struct walk {
+	struct thr t;		/* t.ret: 0, or the first ITER error */
+	int nr;			/* records returned */
+	int bad;		/* records too long for keys[] and vals[] */
+	char keys[WALK_MAX][8];	/* in the order returned */
+	char vals[WALK_MAX][8];
+	long long end_us;	/* when the walk was over */
+	unsigned char buf[1024];
+};
+
+/* Copies @len bytes at @src into the string @dst of 8 bytes: 0, or -1. */
+static int walk_str(char *dst, const unsigned char *src, __u64 len)
+{
+	if (len >= 8)
+		return -1;
+	memcpy(dst, src, len);
+	dst[len] = 0;
+	return 0;
+}
+
+static int walk_map(struct walk *x)
+{
+	struct lockmap_ioc_iter it;
+	struct lockmap_ioc_record rec;
+	int ret = 0, calls = 0;
+	size_t off;
+	__u32 r;
+
+	memset(&it, 0, sizeof(it));
+	it.size = sizeof(it);
+	it.map_id = x->t.id;
+	it.max_records = LOCKMAP_ITER_MAX_RECORDS;
+	it.buf = lm_ptr(x->buf);
+	it.buf_size = sizeof(x->buf);
+	while (!ret && it.cursor != LOCKMAP_ITER_END) {
+		ret = lm_ioctl(x->t.fd, LOCKMAP_IOC_ITER, &it);
+		if (!ret && (++calls > 10000 || it.buf_len > sizeof(x->buf)))
+			ret = -ERANGE;
+		for (r = 0, off = 0; !ret && r < it.nr_records; r++) {
+			if (off + sizeof(rec) > it.buf_len) {
+				ret = -ERANGE;
+				break;
+			}
+			memcpy(&rec, x->buf + off, sizeof(rec));
+			off += sizeof(rec);
+			if (rec.key_len > it.buf_len - off ||
+			    rec.value_len > it.buf_len - off - rec.key_len) {
+				ret = -ERANGE;
+				break;
+			}
+			if (x->nr >= WALK_MAX ||
+			    walk_str(x->keys[x->nr], x->buf + off, rec.key_len) ||
+			    walk_str(x->vals[x->nr], x->buf + off + rec.key_len,
+				     rec.value_len))
+				x->bad++;
+			else
+				x->nr++;
+			off = (off + rec.key_len + rec.value_len + 7) & ~(size_t)7;
+		}
+	}
+	x->end_us = lm_now_us();
+	return ret;
+}
+
+static void *walk_thread(void *arg)
+{
+	struct walk *x = arg;
+
+	atomic_store(&x->t.task, gettid());
+	x->t.ret = walk_map(x);
+	atomic_store(&x->t.done, 1);
+	return NULL;
+}
+
+/* How many records of @x have the key @key; *@val: the last one's value. */
+static int walk_count(const struct walk *x, const char *key, const char **val)
+{
+	int i, n = 0;
+
+	for (i = 0; i < x->nr; i++) {
+		if (strcmp(x->keys[i], key))
+			continue;
+		n++;
+		if (val)
+			*val = x->vals[i];
+	}
+	return n;
+}
+
+/*
+ * ITER waits for a held key like any reader: it is seen asleep in the
+ * ioctl while the hold lasts, then returns K exactly once, with the value
+ * the holder set at the very end of its hold, so it copied K after the
+ * hold (and the other keys once each, unchanged).
+ */
+TEST_F(lk, iter_waits_for_held_key)
+{
+	struct thr h = { self->fd, self->id, "K", 2 * SEC, "new", 0, 0, 0, 0 };
+	struct walk *x = calloc(1, sizeof(*x));
+	const char *val = NULL;
+	char key[8];
+	long long t0;
+	int i;
+
+	ASSERT_NE(NULL, x);
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "K", "old"));
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "o%d", i);
+		ASSERT_EQ(0, lm_puts(self->fd, self->id, key, key));
+	}
+	t0 = lm_now_us();
+	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
+	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
+	x->t.fd = self->fd;
+	x->t.id = self->id;
+	ASSERT_EQ(0, pthread_create(&x->t.tid, NULL, walk_thread, x));
+	ASSERT_EQ(0, thr_wait_blocked(&x->t, LOCKMAP_IOC_ITER, 20 * SEC));
+	/* asleep in ITER while K is still held */
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K",
+				      LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, atomic_load(&x->t.done));
+	pthread_join(x->t.tid, NULL);
+	pthread_join(h.tid, NULL);
+	EXPECT_EQ(0, h.ret);
+	ASSERT_EQ(0, x->t.ret);
+	EXPECT_EQ(0, x->bad);
+	EXPECT_EQ(5, x->nr);
+	EXPECT_EQ(1, walk_count(x, "K", &val));
+	EXPECT_STREQ("new", val ? val : "(none)");
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "o%d", i);
+		val = NULL;
+		EXPECT_EQ(1, walk_count(x, key, &val)) TH_LOG("key %s", key);
+		EXPECT_STREQ(key, val ? val : "(none)");
+	}
+	/* done no sooner than the hold's sleep */
+	EXPECT_LE(2 * SEC, x->end_us - t0);
+	free(x);
+}
+
+/*
+ * Signals @t once and waits (at most 3 s) for it to be done; returns the
+ * microseconds from the signal to the end its thread recorded in *@end_us,
+ * or -1 if it was not done by then (it is poked until done).
+ */
+static long long signal_once(struct thr *t, long long *end_us)
+{
+	long long t0 = lm_now_us();
+
+	pthread_kill(t->tid, SIGUSR1);
+	while (!atomic_load(&t->done) && lm_now_us() - t0 < 3 * SEC)
+		lm_sleep_us(1000);
+	if (!atomic_load(&t->done)) {
+		poke_until_done(t, 10 * SEC);
+		return -1;
+	}
+	return *end_us - t0;
+}
+
+/*
+ * A signal ends an ITER waiting for a held key with -EINTR (nothing was
+ * copied yet: K is the map's only key), at once, not when the hold ends;
+ * the holder keeps K, whose value nothing changed.
+ */
+TEST_F(lk, signal_ends_iter_wait)
+{
+	struct thr h = { self->fd, 0, "K", LONG_HOLD, "never", 0, 0, 0, 0 };
+	struct walk *x = calloc(1, sizeof(*x));
+	char buf[8];
+	int id;
+
+	ASSERT_NE(NULL, x);
+	id = lm_create(self->fd, variant->flags, 0, NULL);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, lm_puts(self->fd, id, "K", "old"));
+	h.id = id;
+	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
+	ASSERT_EQ(0, lm_wait_held(self->fd, id, "K", 20 * SEC));
+	x->t.fd = self->fd;
+	x->t.id = id;
+	ASSERT_EQ(0, pthread_create(&x->t.tid, NULL, walk_thread, x));
+	ASSERT_EQ(0, thr_wait_blocked(&x->t, LOCKMAP_IOC_ITER, 20 * SEC));
+	EXPECT_EQ(0, atomic_load(&x->t.done));
+	{
+		long long us = signal_once(&x->t, &x->end_us);
+
+		EXPECT_LE(0, us) TH_LOG("ITER still waiting 3 s after SIGUSR1");
+		EXPECT_GT(SEC, us);
+	}
+	pthread_join(x->t.tid, NULL);
+	EXPECT_EQ(-EINTR, x->t.ret);
+	EXPECT_EQ(0, x->nr);
+	/* the holder still holds K */
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, atomic_load(&h.done));
+	poke_until_done(&h, 10 * SEC);
+	pthread_join(h.tid, NULL);
+	EXPECT_EQ(-EINTR, h.ret);
+	EXPECT_EQ(1, lm_contains(self->fd, id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(3, lm_get(self->fd, id, "K", buf, sizeof(buf)));
+	EXPECT_STREQ("old", buf);
+	free(x);
+}
+
+struct clr {
+	struct thr t;
+	__u64 removed;
+	long long end_us;
+};
+
+static void *clear_thread(void *arg)
+{
+	struct clr *c = arg;
+
+	atomic_store(&c->t.task, gettid());
+	c->t.ret = lm_map_cmd(c->t.fd, LOCKMAP_IOC_CLEAR, c->t.id, &c->removed);
+	c->end_us = lm_now_us();
+	atomic_store(&c->t.done, 1);
+	return NULL;
+}
+
+#define CLEAR_KEYS 16
+
+/*
+ * A signal ends a CLEAR waiting for a held key with -EINTR at once.  The
+ * values it removed before stay removed, and it removes none after: the
+ * keys gone are exactly those gone while it waited, K is still held and
+ * keeps its value, and LEN counts the rest, which a second CLEAR reports
+ * removing.  The order of CLEAR is unspecified: K is the key ITER returns
+ * in the middle, so that with the walk order of ITER about half the keys
+ * come before K and half after it.  One shard, so that the keys after K
+ * are in its shard: a CLEAR that went on past the signal to the end of the
+ * shard (or of its chunk of keys) would go unseen if K came last in its
+ * shard.
+ */
+TEST_F(lk, signal_ends_clear_wait_keeping_progress)
+{
+	struct thr h = { self->fd, 0, NULL, LONG_HOLD, "never", 0, 0, 0, 0 };
+	int was[CLEAR_KEYS], now, i, nr_gone = 0, id;
+	struct clr c = { { self->fd, 0, NULL, 0, NULL, 0, 0, 0, 0 }, 0, 0 };
+	struct walk *x = calloc(1, sizeof(*x));
+	struct lockmap_ioc_create cr;
+	char key[8], k[8], buf[8];
+
+	ASSERT_NE(NULL, x);
+	lm_create_init(&cr, variant->flags, 0, NULL);
+	cr.nr_shards = 1;
+	ASSERT_EQ(0, lm_ioctl(self->fd, LOCKMAP_IOC_CREATE, &cr));
+	id = cr.map_id;
+	for (i = 0; i < CLEAR_KEYS; i++) {
+		snprintf(key, sizeof(key), "c%d", i);
+		ASSERT_EQ(0, lm_puts(self->fd, id, key, key));
+	}
+	x->t.fd = self->fd;
+	x->t.id = id;
+	ASSERT_EQ(0, walk_map(x));
+	ASSERT_EQ(CLEAR_KEYS, x->nr);
+	memcpy(k, x->keys[CLEAR_KEYS / 2], sizeof(k));
+	h.id = id;
+	h.key = k;
+	ASSERT_EQ(0, pthread_create(&h.tid, NULL, hold_thread, &h));
+	ASSERT_EQ(0, lm_wait_held(self->fd, id, k, 20 * SEC));
+	c.t.id = id;
+	ASSERT_EQ(0, pthread_create(&c.t.tid, NULL, clear_thread, &c));
+	ASSERT_EQ(0, thr_wait_blocked(&c.t, LOCKMAP_IOC_CLEAR, 20 * SEC));
+	/* what CLEAR has removed while it waits for K */
+	for (i = 0; i < CLEAR_KEYS; i++) {
+		snprintf(key, sizeof(key), "c%d", i);
+		was[i] = lm_contains(self->fd, id, key, LOCKMAP_OPF_NOWAIT);
+		/* K busy, every other key present (1) or removed (0) */
+		EXPECT_EQ(!strcmp(key, k), was[i] == -EBUSY)
+			TH_LOG("key %s: %d", key, was[i]);
+		EXPECT_TRUE(was[i] == -EBUSY || was[i] == 0 || was[i] == 1);
+		nr_gone += !was[i];
+	}
+	TH_LOG("CLEAR removed %d of %d values before it waited for %s",
+	       nr_gone, CLEAR_KEYS, k);
+	EXPECT_EQ(0, atomic_load(&c.t.done));
+	{
+		long long us = signal_once(&c.t, &c.end_us);
+
+		EXPECT_LE(0, us) TH_LOG("CLEAR still waiting 3 s after SIGUSR1");
+		EXPECT_GT(SEC, us);
+	}
+	pthread_join(c.t.tid, NULL);
+	EXPECT_EQ(-EINTR, c.t.ret);
+	/* the same keys gone, no more, no fewer; K still held */
+	for (i = 0; i < CLEAR_KEYS; i++) {
+		snprintf(key, sizeof(key), "c%d", i);
+		now = lm_contains(self->fd, id, key, LOCKMAP_OPF_NOWAIT);
+		EXPECT_EQ(was[i], now) TH_LOG("key %s", key);
+	}
+	EXPECT_EQ(0, atomic_load(&h.done));
+	EXPECT_EQ(CLEAR_KEYS - nr_gone, lm_len(self->fd, id));
+	poke_until_done(&h, 10 * SEC);
+	pthread_join(h.tid, NULL);
+	EXPECT_EQ(-EINTR, h.ret);
+	/* K kept its value; a CLEAR with nothing held removes the rest */
+	EXPECT_EQ((long long)strlen(k), lm_get(self->fd, id, k, buf, sizeof(buf)));
+	EXPECT_STREQ(k, buf);
+	EXPECT_EQ(CLEAR_KEYS - nr_gone, lm_len(self->fd, id));
+	c.removed = 0;
+	ASSERT_EQ(0, lm_map_cmd(self->fd, LOCKMAP_IOC_CLEAR, id, &c.removed));
+	EXPECT_EQ(CLEAR_KEYS - nr_gone, c.removed);
+	EXPECT_EQ(0, lm_len(self->fd, id));
+	free(x);
 }
 
 TEST_F(lk, close_while_holding)
@@ -754,18 +1091,22 @@ TEST_F(lk, close_while_waiting)
 	ASSERT_NE(NULL, s);
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(self->id, lm_attach(fd2, self->id, NULL));
-	pid = spawn_holder(self->name, self->id, "K", SEC, "H", s);
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "K", "H"));
+	pid = spawn_holder(self->name, self->id, "K", LONG_HOLD, "never", s);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	ASSERT_EQ(0, pthread_create(&w.tid, NULL, get_thread, &w));
 	ASSERT_EQ(0, thr_wait_blocked(&w, LOCKMAP_IOC_OP, 20 * SEC));
 	EXPECT_EQ(0, close(fd2));
+	/* still held, and nobody flagged the waiter done */
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, atomic_load(&w.done));
+	/* the hold ends early (a signal: it applies nothing) */
+	EXPECT_EQ(1, lm_end_child(pid, SIGUSR1, 10 * SEC));
+	EXPECT_EQ(-EINTR, atomic_load(&s->ret));
 	pthread_join(w.tid, NULL);
 	/* the waiter got the value once the holder was done */
 	EXPECT_EQ(0, w.ret);
-	/* the holder flags done after its ioctl returns: reap it first */
-	EXPECT_EQ(0, wait_exit(pid));
-	EXPECT_EQ(1, atomic_load(&s->done));
 	EXPECT_EQ(1, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
 }
 
@@ -796,7 +1137,8 @@ TEST_F(lk, kill_waiter_leaves_key_usable)
 
 	ASSERT_NE(NULL, s);
 	ASSERT_NE(NULL, s2);
-	holder = spawn_holder(self->name, self->id, "K", 2 * SEC, "H", s);
+	ASSERT_EQ(0, lm_puts(self->fd, self->id, "K", "H"));
+	holder = spawn_holder(self->name, self->id, "K", LONG_HOLD, "never", s);
 	ASSERT_LT(0, holder);
 	ASSERT_EQ(0, lm_wait_held(self->fd, self->id, "K", 20 * SEC));
 	/* the waiter wants K too (a zero-length hold that would insert "W") */
@@ -809,7 +1151,12 @@ TEST_F(lk, kill_waiter_leaves_key_usable)
 	ASSERT_EQ(0, kill(waiter, SIGKILL));
 	EXPECT_EQ(128 + SIGKILL, wait_exit(waiter));
 	EXPECT_EQ(0, atomic_load(&s2->done));
-	EXPECT_EQ(0, wait_exit(holder));
+	/* the dead waiter took nothing from the holder: K is still held */
+	EXPECT_EQ(-EBUSY, lm_contains(self->fd, self->id, "K", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, atomic_load(&s->done));
+	EXPECT_EQ(1, lm_end_child(holder, SIGUSR1, 10 * SEC));
+	EXPECT_EQ(-EINTR, atomic_load(&s->ret));
+	/* neither the waiter's "W" nor the ended hold's value */
 	EXPECT_EQ(1, lm_get(self->fd, self->id, "K", buf, sizeof(buf)));
 	EXPECT_STREQ("H", buf);
 	EXPECT_EQ(0, lm_hold(self->fd, self->id, "K", 1000, "me"));

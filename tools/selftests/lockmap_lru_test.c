@@ -267,17 +267,39 @@ TEST(max_evict_bounds_one_insertion)
 	close(fd);
 }
 
-/* A child with its own file holds @nr keys "k<i>" of map @id for @usec. */
+/*
+ * The holds of hold_keys(): the default max_hold_usec, so that they outlast
+ * the checks made under them on the slowest guest; end_hold() ends them as
+ * soon as those are done.
+ */
+#define LONG_HOLD 5000000LL
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A child with its own file holds @nr keys "k<i>" of map @id for @usec, or
+ * until SIGUSR1 (caught without SA_RESTART: the hold ends with -EINTR);
+ * it exits 0 either way.
+ */
 static pid_t hold_keys(int id, int nr, long long usec)
 {
 	struct lockmap_ioc_key keys[8];
 	struct lockmap_ioc_batch b;
 	static char names[8][8];
+	struct sigaction sa;
 	pid_t pid = fork();
-	int fd, i;
+	int fd, i, ret;
 
 	if (pid)
 		return pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL))
+		_exit(3);
 	fd = lm_open();
 	if (fd < 0 || lm_attach(fd, id, NULL) != id)
 		_exit(2);
@@ -288,16 +310,14 @@ static pid_t hold_keys(int id, int nr, long long usec)
 	}
 	lm_batch_init(&b, id, keys, nr, NULL, 0);
 	b.hold_usec = usec;
-	_exit(lm_batch(fd, &b) ? 1 : 0);
+	ret = lm_batch(fd, &b);
+	_exit(ret && ret != -EINTR ? 1 : 0);
 }
 
-static int wait_exit(pid_t pid)
+/* Ends the hold of hold_keys() early; returns the child's exit status. */
+static int end_hold(pid_t pid)
 {
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return lm_end_child(pid, SIGUSR1, 10000000);
 }
 
 TEST(eviction_skips_held_keys)
@@ -310,7 +330,7 @@ TEST(eviction_skips_held_keys)
 	id = lru_create(fd, 2, 4, 0);
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, put_keys(fd, id, 0, 2));
-	pid = hold_keys(id, 2, 1500000);
+	pid = hold_keys(id, 2, LONG_HOLD);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(fd, id, "k0", 20000000));
 	ASSERT_EQ(0, lm_wait_held(fd, id, "k1", 20000000));
@@ -320,7 +340,10 @@ TEST(eviction_skips_held_keys)
 	ASSERT_EQ(0, lm_stats(fd, id, &st));
 	EXPECT_LE(1, st.evict_skipped);
 	EXPECT_EQ(0, st.evictions);
-	EXPECT_EQ(0, wait_exit(pid));
+	/* the checks above ran under the hold */
+	EXPECT_EQ(-EBUSY, lm_contains(fd, id, "k0", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(-EBUSY, lm_contains(fd, id, "k1", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, end_hold(pid));
 	/* held keys were never evicted; once free, the shard catches up */
 	EXPECT_EQ(0x7U, present(fd, id));
 	ASSERT_EQ(0, put_keys(fd, id, 3, 4));
@@ -339,7 +362,7 @@ TEST(pop_skips_held_keys)
 	id = lru_create(fd, 4, 0, 0);
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, put_keys(fd, id, 0, 2));
-	pid = hold_keys(id, 2, 1500000);
+	pid = hold_keys(id, 2, LONG_HOLD);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, lm_wait_held(fd, id, "k0", 20000000));
 	ASSERT_EQ(0, lm_wait_held(fd, id, "k1", 20000000));
@@ -354,7 +377,10 @@ TEST(pop_skips_held_keys)
 	ASSERT_EQ(0, put_keys(fd, id, 2, 3));
 	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_POP_LRU, &p));
 	EXPECT_EQ(0, memcmp(key, "k2", 2));
-	EXPECT_EQ(0, wait_exit(pid));
+	/* the checks above ran under the hold */
+	EXPECT_EQ(-EBUSY, lm_contains(fd, id, "k0", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(-EBUSY, lm_contains(fd, id, "k1", LOCKMAP_OPF_NOWAIT));
+	EXPECT_EQ(0, end_hold(pid));
 	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_POP_LRU, &p));
 	close(fd);
 }

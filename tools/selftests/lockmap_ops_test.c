@@ -587,7 +587,7 @@ TEST_F(map, compare_and_set)
 	EXPECT_EQ(-ENOENT, lm_op(self->fd, &op));
 	/* absent-ok does not make a CAS of an absent key succeed */
 	op.flags = LOCKMAP_OPF_ABSENT_OK;
-	EXPECT_NE(0, lm_op(self->fd, &op));
+	EXPECT_EQ(-ENOENT, lm_op(self->fd, &op));
 	op.flags = 0;
 	EXPECT_EQ(0, lm_contains(self->fd, self->id, "c", 0));
 	ASSERT_EQ(0, lm_puts(self->fd, self->id, "c", "other"));
@@ -902,6 +902,223 @@ TEST_F(map, iter_empty_and_small_buffer)
 	it.buf = lm_ptr(buf);
 	it.buf_size = sizeof(buf);
 	EXPECT_EQ(-EMSGSIZE, lm_ioctl(self->fd, LOCKMAP_IOC_ITER, &it));
+}
+
+/*
+ * The hash the kernel gives an 8-byte key of a map with seed @seed
+ * (lockmap_prepare(): hsiphash_2u32(), SipHash-1-3 on 64-bit kernels).
+ */
+static __u64 lm_rol64(__u64 x, int b)
+{
+	return x << b | x >> (64 - b);
+}
+
+#define LM_SIPROUND							\
+	do {								\
+		v0 += v1; v1 = lm_rol64(v1, 13); v1 ^= v0;		\
+		v0 = lm_rol64(v0, 32);					\
+		v2 += v3; v3 = lm_rol64(v3, 16); v3 ^= v2;		\
+		v0 += v3; v3 = lm_rol64(v3, 21); v3 ^= v0;		\
+		v2 += v1; v1 = lm_rol64(v1, 17); v1 ^= v2;		\
+		v2 = lm_rol64(v2, 32);					\
+	} while (0)
+
+static __u32 lm_key_hash(const __u64 seed[2], __u64 k)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ seed[0];
+	__u64 v1 = 0x646f72616e646f6dULL ^ seed[1];
+	__u64 v2 = 0x6c7967656e657261ULL ^ seed[0];
+	__u64 v3 = 0x7465646279746573ULL ^ seed[1];
+	__u64 b = 8ULL << 56;
+
+	v3 ^= k;
+	LM_SIPROUND;
+	v0 ^= k;
+	v3 ^= b;
+	LM_SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	LM_SIPROUND;
+	LM_SIPROUND;
+	LM_SIPROUND;
+	return (__u32)(v0 ^ v1 ^ v2 ^ v3);
+}
+
+/* Map @id's hash seed, the last column of debugfs' list of maps. */
+static int lm_map_seed(__u32 id, __u64 seed[2])
+{
+	FILE *f = fopen("/sys/kernel/debug/lockmap/maps", "r");
+	unsigned char bytes[16];
+	char line[512];
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (ret && fgets(line, sizeof(line), f)) {
+		char *hex = strrchr(line, '\t');
+		unsigned int i;
+
+		if (strtoul(line, NULL, 10) != id || !hex)
+			continue;
+		for (i = 0; i < sizeof(bytes); i++)
+			if (sscanf(hex + 1 + 2 * i, "%2hhx", &bytes[i]) != 1)
+				break;
+		if (i == sizeof(bytes)) {
+			memcpy(seed, bytes, sizeof(bytes));
+			ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+struct lm_hashed {
+	__u32 hash;
+	__u64 key;
+};
+
+static int lm_hashed_cmp(const void *a, const void *b)
+{
+	const struct lm_hashed *x = a, *y = b;
+
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+/* Two 8-byte keys that share a hash in a map with @seed (a birthday search). */
+static int lm_colliding_keys(const __u64 seed[2], __u64 *a, __u64 *b)
+{
+	const size_t n = 1 << 19;	/* 32 collisions expected */
+	struct lm_hashed *h = malloc(n * sizeof(*h));
+	size_t i;
+	int ret = -ENOENT;
+
+	if (!h)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		h[i].key = 0x10000000ULL + i;
+		h[i].hash = lm_key_hash(seed, h[i].key);
+	}
+	qsort(h, n, sizeof(*h), lm_hashed_cmp);
+	for (i = 1; i < n && ret; i++) {
+		if (h[i].hash == h[i - 1].hash) {
+			*a = h[i - 1].key;
+			*b = h[i].key;
+			ret = 0;
+		}
+	}
+	free(h);
+	return ret;
+}
+
+static int lm_put_u64(int fd, __u32 id, __u64 key, const void *val, size_t len)
+{
+	struct lockmap_ioc_op op;
+
+	lm_op_init(&op, id, LOCKMAP_OP_INSERT, &key, sizeof(key));
+	op.value = lm_ptr(val);
+	op.value_len = len;
+	return lm_op(fd, &op);
+}
+
+#define BIG_VALUE	1000
+#define ITER_MIN_BUF	((16 + 8 + BIG_VALUE + 7) & ~7)
+
+/*
+ * One ITER call with the smallest buffer the header promises will do: the
+ * keys it returned in @got (up to 2), how many in *@nr.
+ */
+static int iter_min_call(int fd, struct lockmap_ioc_iter *it, __u64 *got,
+			 int *nr)
+{
+	static unsigned char buf[ITER_MIN_BUF];
+	struct lockmap_ioc_record rec;
+	size_t off = 0;
+	__u32 r;
+	int ret;
+
+	it->max_records = 8;
+	it->buf = lm_ptr(buf);
+	it->buf_size = sizeof(buf);
+	ret = lm_ioctl(fd, LOCKMAP_IOC_ITER, it);
+	*nr = 0;
+	for (r = 0; !ret && r < it->nr_records && *nr < 2; r++) {
+		memcpy(&rec, buf + off, sizeof(rec));
+		if (rec.key_len != 8 || rec.value_len != BIG_VALUE)
+			return -EBADMSG;
+		memcpy(&got[(*nr)++], buf + off + sizeof(rec), 8);
+		off += (sizeof(rec) + 8 + BIG_VALUE + 7) & ~7;
+	}
+	return ret;
+}
+
+/*
+ * Two keys that share a hash (so a position in the walk) and have values
+ * too big to share the smallest buffer the header promises is enough: ITER
+ * returns one per call, however small the buffer, and a key removed and put
+ * back between the calls is not returned twice.  (ITER once returned only
+ * whole groups of a hash, so this buffer got -EMSGSIZE for ever.)
+ */
+TEST(iter_splits_keys_that_share_a_hash)
+{
+	struct lockmap_ioc_create c;
+	struct lockmap_ioc_iter it;
+	char big_a[BIG_VALUE], big_b[BIG_VALUE];
+	__u64 seed[2] = { 0 }, a = 0, b = 0, got[2];
+	int fd = lm_open(), nr, ret, round;
+
+	ASSERT_LE(0, fd);
+	lm_create_init(&c, 0, 0, NULL);
+	c.key_len = 8;
+	c.max_value_len = BIG_VALUE;
+	c.nr_shards = 1;
+	ASSERT_EQ(0, lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c));
+	ret = lm_map_seed(c.map_id, seed);
+	if (ret)
+		SKIP(return, "no map seed in debugfs: %s", strerror(-ret));
+	ASSERT_EQ(0, lm_colliding_keys(seed, &a, &b));
+	memset(big_a, 'a', sizeof(big_a));
+	memset(big_b, 'b', sizeof(big_b));
+	ASSERT_EQ(0, lm_put_u64(fd, c.map_id, a, big_a, sizeof(big_a)));
+	ASSERT_EQ(0, lm_put_u64(fd, c.map_id, b, big_b, sizeof(big_b)));
+
+	/* One record cannot take a group of two: proof that they share it. */
+	memset(&it, 0, sizeof(it));
+	it.size = sizeof(it);
+	it.map_id = c.map_id;
+	it.max_records = 1;
+	EXPECT_EQ(-EOVERFLOW, lm_ioctl(fd, LOCKMAP_IOC_ITER, &it))
+		TH_LOG("the keys do not share a hash: is lm_key_hash() wrong?");
+
+	for (round = 0; round < 2; round++) {
+		__u64 first;
+
+		memset(&it, 0, sizeof(it));
+		it.size = sizeof(it);
+		it.map_id = c.map_id;
+		ASSERT_EQ(0, iter_min_call(fd, &it, got, &nr));
+		ASSERT_EQ(1, nr);
+		ASSERT_TRUE(got[0] == a || got[0] == b);
+		ASSERT_NE(LOCKMAP_ITER_END, it.cursor);
+		first = got[0];
+		if (round) {
+			/* a new entry, at a new address, for the same key */
+			struct lockmap_ioc_op op;
+
+			lm_op_init(&op, c.map_id, LOCKMAP_OP_REMOVE, &first, 8);
+			ASSERT_EQ(0, lm_op(fd, &op));
+			ASSERT_EQ(0, lm_put_u64(fd, c.map_id, first,
+						first == a ? big_a : big_b,
+						BIG_VALUE));
+		}
+		ASSERT_EQ(0, iter_min_call(fd, &it, got, &nr));
+		ASSERT_EQ(1, nr);
+		EXPECT_EQ(first == a ? b : a, got[0]);
+		while (it.cursor != LOCKMAP_ITER_END) {
+			ASSERT_EQ(0, iter_min_call(fd, &it, got, &nr));
+			EXPECT_EQ(0, nr) TH_LOG("round %d: a key came back", round);
+		}
+	}
+	close(fd);
 }
 
 /*

@@ -507,27 +507,29 @@ struct lockmap_ioc_record {
  *	to continue, %LOCKMAP_ITER_END when done
  * @buf: pointer to the buffer receiving &struct lockmap_ioc_record entries
  * @buf_size: its size; it must hold at least one record, so 16 + the map's
- *	max_key_len + max_value_len rounded up to 8 always suffices (-EMSGSIZE
- *	if not even the first record fits)
+ *	max_key_len + max_value_len rounded up to 8 suffices (-EMSGSIZE if not
+ *	even the first record fits; but see -EOVERFLOW)
  * @buf_len: out: bytes of @buf used
  * @nr_records: out: records in @buf (may be 0 before the end)
  * @reserved0: must be zero
  * @reserved: must be zero
  *
  * Copies out a batch of key/value pairs and a cursor to continue from.  The
- * cursor is opaque (it encodes a shard and a position in it), stays valid
- * however the map changes, and is only meaningful for the same map.  Every
- * key that has a value during the whole iteration is returned exactly once;
- * keys inserted or removed meanwhile may or may not be, and no key is
- * returned twice.  Each key is locked
- * (waiting interruptibly) while its value is copied; the LRU order does not
- * change.  The order is unspecified.  A signal ends the call early: -EINTR if
- * nothing was copied yet, else success with the records so far and a cursor
- * after them.  -EOVERFLOW (practically never) if more keys share one 32-bit
- * hash than @max_records allows: retry with a larger @max_records.  A call
- * visits about as many keys as it returns, and the empty table slots between
- * them, so the number of calls matters only for their fixed cost: use the
- * largest @max_records the buffer allows.
+ * cursor is opaque (it encodes a shard, a position in it and, among keys of
+ * one position, the next one), stays valid however the map changes, and is
+ * only meaningful for the same map.  Every key that has a value during the
+ * whole iteration is returned exactly once; keys inserted or removed
+ * meanwhile may or may not be, and no key is returned twice.  Each key is
+ * locked (waiting interruptibly) while its value is copied; the LRU order
+ * does not change.  The order is unspecified.  A signal ends the call early:
+ * -EINTR if nothing was copied yet, else success with the records so far and
+ * a cursor after them.  -EOVERFLOW (practically never) if more keys share
+ * one 32-bit hash than @max_records allows, or keys that share it and a
+ * second, 21-bit hash do not fit in @buf_size together: retry with a larger
+ * @max_records and @buf_size.  A call visits about as many keys as it
+ * returns, and the empty table slots between them, so the number of calls
+ * matters only for their fixed cost: use the largest @max_records the buffer
+ * allows.
  */
 struct lockmap_ioc_iter {
 	__u32 size;
