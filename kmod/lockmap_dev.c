@@ -396,13 +396,12 @@ static int lmd_create_check(struct lockmap_ioc_create *c)
 		return -EINVAL;
 	if (c->key_len && c->max_key_len)
 		return -EINVAL;
-	if (c->nr_shards &&
-	    (!is_power_of_2(c->nr_shards) || c->nr_shards > LMD_MAX_SHARDS))
-		return -EINVAL;
 	if (c->key_len > lim_key || c->max_key_len > lim_key ||
 	    c->max_value_len > lim_value || c->max_entries > lim_entries ||
-	    c->max_evict > LMD_MAX_EVICT)
+	    c->max_evict > LMD_MAX_EVICT || c->nr_shards > LMD_MAX_SHARDS)
 		return -E2BIG;
+	if (c->nr_shards && !is_power_of_2(c->nr_shards))
+		return -EINVAL;
 	if (!c->max_value_len)
 		c->max_value_len = lim_value;
 	if (!c->max_entries)

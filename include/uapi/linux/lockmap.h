@@ -5,9 +5,11 @@
  *
  * Each ioctl is one complete operation: it locks what it needs, acts and
  * unlocks before returning, so no kernel lock is ever held while userspace
- * runs.  Every wait inside an ioctl (for a held key, or a hold's sleep) is
- * interruptible: a signal ends it with -EINTR and nothing is held and nothing
- * is changed.
+ * runs.  No key is locked while an ioctl reads or writes user memory: a
+ * fault that userspace handles (userfaultfd) stalls at most that file's own
+ * CREATE, ATTACH and DETACH.  Every wait inside an ioctl (for a held key, or
+ * a hold's sleep) is interruptible: a signal ends it with -EINTR and nothing
+ * is held and nothing is changed.
  *
  * ABI rules, common to every ioctl:
  *
@@ -134,7 +136,8 @@
  * @max_key_len: variable-length keys: the longest, 0 for the module's
  *	max_key_len; must be 0 when @key_len is set
  * @max_value_len: longest value in bytes, 0 for the module's max_value_len
- * @nr_shards: a power of two up to 1024, or 0 for the kernel's default
+ * @nr_shards: a power of two up to 1024 (-E2BIG above), or 0 for the
+ *	kernel's default
  * @max_evict: LRU: most evictions per insertion, up to 1024 (0: 1); else
  *	must be 0.  Held keys are stepped over: an insertion that meets 16 of
  *	them gives up, which may leave the cache above @capacity for a while
