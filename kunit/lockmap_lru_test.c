@@ -1990,7 +1990,7 @@ struct lru_race {
 	struct lru_ctx *c;
 	struct lockmap *map;
 	unsigned long deadline;		/* run at least this long... */
-	unsigned long cutoff;		/* ...and LRU_RACE_ROUNDS, till this */
+	unsigned long cutoff;		/* ...and till the race, till this */
 	bool stop;
 	unsigned long rounds;
 	atomic_long_t stolen;
@@ -2005,7 +2005,7 @@ static int lru_race_remover(struct lm_thread *t)
 	struct lm_ctx *ctx = &rc->c->lm;
 
 	while (time_before(jiffies, rc->deadline) ||
-	       (rc->rounds < LRU_RACE_ROUNDS &&
+	       ((rc->rounds < LRU_RACE_ROUNDS || !lru_skipped(rc->map)) &&
 		time_before(jiffies, rc->cutoff))) {
 		struct lockmap_entry *e;
 		struct lm_val *v = lru_val_alloc(ctx, LRU_VAL(1, 0));
@@ -2062,6 +2062,8 @@ static void lru_remove_vs_eviction(struct kunit *test)
 	lm_join(test, &t[1]);
 	KUNIT_EXPECT_EQ(test, t[0].ret, 0);
 	KUNIT_EXPECT_GE(test, rc->rounds, LRU_RACE_ROUNDS);
+	/* The race ran: the shrinker found the key held with its value. */
+	KUNIT_EXPECT_GT(test, lru_skipped(rc->map), 0);
 	KUNIT_EXPECT_EQ_MSG(test, atomic_long_read(&rc->stolen), 0,
 			    "evicted a held key while its value was removed");
 	KUNIT_EXPECT_EQ(test, lru_evicts(c), 0);

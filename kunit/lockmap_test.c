@@ -89,6 +89,25 @@ static struct lockmap_shard *lm_key_shard(struct lockmap *map, u64 key)
 }
 
 /*
+ * Keys 1, 2 and a third whose middle one sorts last in a batch (by hash:
+ * lockmap_sort_unique()), so that a batch that finds it held has already
+ * locked the other two: what it gives back can then be tested.
+ */
+static void lm_keys_held_last(struct kunit *test, struct lockmap *map,
+			      u64 k[3])
+{
+	u32 lo;
+
+	k[0] = 1;
+	k[2] = 2;
+	lo = max(lm_key_hash(map, k[0]), lm_key_hash(map, k[2]));
+	for (k[1] = 3; k[1] < 1000; k[1]++)
+		if (lm_key_hash(map, k[1]) > lo)
+			return;
+	KUNIT_FAIL(test, "no key sorts after keys 1 and 2");
+}
+
+/*
  * The first key from @from on that is (@same) or is not in @key's shard
  * (white box); fails @test if none of the next 64 Ki keys is.
  */
@@ -1588,7 +1607,7 @@ static void lm_test_batch_nowait_busy(struct kunit *test)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	struct lockmap *map = lm_map(test, ctx, 0);
-	static const u64 k[] = { 1, 2, 3 };
+	u64 k[3];
 	struct lockmap_key keys[3];
 	struct lockmap_batch *b;
 	struct lm_thread th = {};
@@ -1598,19 +1617,20 @@ static void lm_test_batch_nowait_busy(struct kunit *test)
 	bool held;
 	int err;
 
+	lm_keys_held_last(test, map, k);
 	for (i = 0; i < 3; i++)
 		keys[i] = (struct lockmap_key){ &k[i], sizeof(u64) };
-	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 1), 0);
-	lm_op_init(&oh, ctx, 2);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, k[0], 1), 0);
+	lm_op_init(&oh, ctx, k[1]);
 
 	held = lm_hold(test, &th, &oh);
 	b = lockmap_batch_lock(map, keys, 3, LOCKMAP_NOWAIT);
 	err = PTR_ERR_OR_ZERO(b);
 	if (!IS_ERR(b))
 		lockmap_batch_unlock(map, b);
-	users1 = lm_key_users(map, 1);
-	users2 = lm_key_users(map, 2);
-	users3 = lm_key_users(map, 3);
+	users1 = lm_key_users(map, k[0]);
+	users2 = lm_key_users(map, k[1]);
+	users3 = lm_key_users(map, k[2]);
 	slots = lm_slots(map);
 	/* The keys that are free can be locked together right away. */
 	keys[1] = keys[2];
@@ -1746,7 +1766,7 @@ static void lm_batch_signal_case(struct kunit *test, enum lockmap_wait wait)
 {
 	struct lm_ctx *ctx = lm_ctx_new(test);
 	struct lockmap *map = lm_map(test, ctx, 0);
-	static const u64 k[] = { 1, 2, 3 };
+	u64 k[3];
 	struct lm_thread t = { .signals = true };
 	struct lockmap_entry *e, *e1 = NULL, *e3 = NULL;
 	unsigned int users1, users2, users3, users_after;
@@ -1757,27 +1777,28 @@ static void lm_batch_signal_case(struct kunit *test, enum lockmap_wait wait)
 	int try1, try3;
 	unsigned int i;
 
+	lm_keys_held_last(test, map, k);
 	for (i = 0; i < 3; i++)
 		keys[i] = (struct lockmap_key){ &k[i], sizeof(u64) };
-	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 1), 0);
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, k[0], 1), 0);
 	lm_op_init(&op, ctx, 0);
 	op.keys = keys;
 	op.nr_keys = 3;
 	op.wait = wait;
-	e = lockmap_entry(map, LM_KEY(2), LM_KLEN);
+	e = lockmap_entry(map, &k[1], LM_KLEN);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
 
 	lm_thread_start(test, &t, lm_th_batch, &op);
 	blocked = lm_thread_wait_blocked(&t);
-	users1 = lm_key_users(map, 1);
-	users2 = lm_key_users(map, 2);
-	users3 = lm_key_users(map, 3);
+	users1 = lm_key_users(map, k[0]);
+	users2 = lm_key_users(map, k[1]);
+	users3 = lm_key_users(map, k[2]);
 	/* The waiting batch holds none of its other keys. */
-	e1 = lockmap_try_entry(map, LM_KEY(1), LM_KLEN);
+	e1 = lockmap_try_entry(map, &k[0], LM_KLEN);
 	try1 = PTR_ERR_OR_ZERO(e1);
 	if (!IS_ERR(e1))
 		lockmap_entry_unlock(map, e1);
-	e3 = lockmap_try_entry(map, LM_KEY(3), LM_KLEN);
+	e3 = lockmap_try_entry(map, &k[2], LM_KLEN);
 	try3 = PTR_ERR_OR_ZERO(e3);
 	if (!IS_ERR(e3))
 		lockmap_entry_unlock(map, e3);
@@ -1790,7 +1811,7 @@ static void lm_batch_signal_case(struct kunit *test, enum lockmap_wait wait)
 		send_sig(SIGUSR1, t.task, 1);
 	}
 	joined = lm_thread_join(&t);
-	users_after = lm_key_users(map, 2);
+	users_after = lm_key_users(map, k[1]);
 	lockmap_entry_unlock(map, e);
 	if (!joined)
 		lm_join(test, &t);
@@ -1806,8 +1827,8 @@ static void lm_batch_signal_case(struct kunit *test, enum lockmap_wait wait)
 	KUNIT_EXPECT_TRUE(test, joined);
 	KUNIT_EXPECT_EQ(test, t.ret, -EINTR);
 	KUNIT_EXPECT_EQ(test, users_after, 1);
-	KUNIT_EXPECT_EQ(test, lm_key_users(map, 1), 1);
-	KUNIT_EXPECT_EQ(test, lm_key_users(map, 3), 0);
+	KUNIT_EXPECT_EQ(test, lm_key_users(map, k[0]), 1);
+	KUNIT_EXPECT_EQ(test, lm_key_users(map, k[2]), 0);
 	KUNIT_EXPECT_EQ(test, lm_slots(map), 1);
 
 	/* Nothing stayed held: the same batch now goes through. */

@@ -56,10 +56,12 @@ say "LOCKMAP-INIT: test script exit $?"
 
 if [ -e "$kmemleak" ]; then
 	# Two scans: kmemleak reports neither objects younger than 5 s nor
-	# ones that changed since the previous scan.  A scan takes seconds.
+	# ones that changed since the previous scan.  The second starts 5 s
+	# after the first ended, so a leak from the script's last step (the
+	# rmmod) is old enough by then.
 	say "LOCKMAP-INIT: kmemleak scan"
 	echo scan >"$kmemleak"
-	sleep 2
+	sleep 5
 	echo scan >"$kmemleak"
 	cat "$kmemleak"
 fi

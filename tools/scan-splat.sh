@@ -7,6 +7,9 @@
 #
 # Usage: tools/scan-splat.sh LOG [END_MARKER]
 set -euo pipefail
+# Bytes, not characters, and -a: a NUL or a stray byte in a console log
+# makes grep call the file binary and print no matching line.
+export LC_ALL=C
 
 log=$1
 marker=${2:-LOCKMAP-INIT: done}
@@ -29,11 +32,11 @@ splat_re+='|ODEBUG:|refcount_t:'
 
 [ -r "$log" ] || { echo "scan-splat: no log $log" >&2; exit 1; }
 bad=0
-hits=$(grep -nE "$splat_re" "$log" | cut -d: -f1 || true)
+hits=$(grep -anE "$splat_re" "$log" | cut -d: -f1 || true)
 if [ -n "$hits" ]; then
 	bad=1
 	echo "scan-splat: $(echo "$hits" | wc -l) suspicious line(s) in $log:"
-	grep -nE "$splat_re" "$log" | head -n 20
+	grep -anE "$splat_re" "$log" | head -n 20
 	shown=0 splats=0
 	for line in $hits; do
 		[ "$line" -gt "$shown" ] || continue
@@ -44,7 +47,7 @@ if [ -n "$hits" ]; then
 		shown=$((line + 40))
 	done
 fi
-if ! grep -qF "$marker" "$log"; then
+if ! grep -aqF "$marker" "$log"; then
 	bad=1
 	echo "scan-splat: the guest never printed \"$marker\"; the log ends:"
 	tail -n 30 "$log"

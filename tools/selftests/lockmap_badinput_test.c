@@ -144,7 +144,8 @@ ROW(create_size_small) { c->u.create.size = 16; }
 ROW(stats_size_small) { c->u.stats.size = 8; }
 ROW(map_size_huge) { c->u.map.size = 0xffffffff; }
 ROW(batch_op_size_mismatch) { c->ops[0].size = sizeof(c->ops[0]) + 8; }
-ROW(batch_op_size_small) { c->u.batch.op_size = 64; }
+/* The op's own size agrees: only the minimum refuses it. */
+ROW(batch_op_size_small) { c->u.batch.op_size = 64; c->ops[0].size = 64; }
 /* -EFAULT */
 ROW(arg_null) { c->arg = NULL; }
 ROW(arg_unmapped) { c->arg = c->unmapped; }
@@ -198,8 +199,15 @@ ROW(op_reserved) { c->u.op.reserved[1] = 1; }
 ROW(op_reserved0) { c->u.op.reserved0 = 1; }
 ROW(op_unknown_flag) { c->u.op.flags = 0x4; }
 ROW(op_high_flag) { c->u.op.flags = 0x80000000U; }
-ROW(op_code_zero) { c->u.op.op = 0; }
-ROW(op_code_past_last) { c->u.op.op = LOCKMAP_OP_APPEND + 1; }
+/* No value: an op that takes none refuses one with the same -EINVAL. */
+ROW(op_code_zero) { c->u.op.op = 0; c->u.op.value = 0; c->u.op.value_len = 0; }
+ROW(op_code_past_last)
+{
+	c->u.op.op = LOCKMAP_OP_APPEND + 1;
+	c->u.op.value = 0;
+	c->u.op.value_len = 0;
+}
+
 ROW(op_value_for_get) { c->u.op.op = LOCKMAP_OP_GET; }
 ROW(op_num_for_insert) { c->u.op.num = 1; }
 ROW(op_expected_for_insert) { c->u.op.expected = lm_ptr("x"); c->u.op.expected_len = 1; }
@@ -300,10 +308,10 @@ ROW(batch_too_many_keys)
 {
 	int i, n = lm_param("max_batch_keys", LOCKMAP_DEFAULT_MAX_BATCH_KEYS) + 1;
 
+	/* One key over and over: only nr_keys, not the distinct keys, is over. */
 	for (i = 0; i < n; i++) {
-		snprintf(c->keybuf[i], sizeof(c->keybuf[i]), "b%d", i);
-		c->keys[i].key = lm_ptr(c->keybuf[i]);
-		c->keys[i].len = strlen(c->keybuf[i]);
+		c->keys[i].key = lm_ptr("b");
+		c->keys[i].len = 1;
 	}
 	c->u.batch.nr_keys = n;
 }
