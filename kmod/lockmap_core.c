@@ -6,6 +6,7 @@
  */
 #include <linux/err.h>
 #include <linux/export.h>
+#include <linux/kcsan-checks.h>
 #include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/random.h>
@@ -277,17 +278,23 @@ static __always_inline void lockmap_put(struct lockmap *map,
  * that it is odd exactly while such a holder has the key (lockmap_read_rcu()).
  * The raw seqcount calls: the "write section" is the whole hold, which may
  * sleep, and readers never spin on it; they take the key's lock instead.
+ * Nor is the hold one of KCSAN's atomic regions, which a write section is:
+ * KCSAN would stop watching the holder's accesses for as long as it holds.
  */
 static void lockmap_seq_locked(struct lockmap *map, struct lockmap_entry *e)
 {
-	if (map->p.rcu_get)
+	if (map->p.rcu_get) {
 		raw_write_seqcount_begin(lockmap_entry_seq(map, e));
+		kcsan_nestable_atomic_end();
+	}
 }
 
 static void lockmap_seq_unlocking(struct lockmap *map, struct lockmap_entry *e)
 {
-	if (map->p.rcu_get)
+	if (map->p.rcu_get) {
+		kcsan_nestable_atomic_begin();
 		raw_write_seqcount_end(lockmap_entry_seq(map, e));
+	}
 }
 
 /* The key's lock alone; lockmap_lock() also bumps the count. */
