@@ -181,71 +181,6 @@ lockmap_find(struct lockmap_shard *s, const struct lockmap_lookup *l)
 	}
 }
 
-/*
- * Whether a new key of shard @s fits under max_entries.  An LRU cache makes
- * room by evicting a cold unheld key, of @s first: its shares, rounded up,
- * may add up to more than max_entries, or be set so.
- */
-static bool lockmap_has_room(struct lockmap *map, struct lockmap_shard *s)
-{
-	size_t slots = 0;
-	u32 i;
-
-	if (!map->p.max_entries)
-		return true;
-	for (i = 0; i <= map->shard_mask; i++)
-		slots += atomic_read(&map->shards[i].ht.nelems);
-	if (slots < map->p.max_entries)
-		return true;
-	return lockmap_is_lru(map) && lockmap_lru_make_room(map, s);
-}
-
-/* lockmap_find_or_create() for a key without an entry: inserts a new one. */
-static noinline struct lockmap_entry *
-lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
-		     const struct lockmap_lookup *l)
-{
-	struct lockmap_entry *e, *new;
-
-	new = lockmap_entry_alloc(map, l);
-	if (IS_ERR(new))
-		return new;
-	/* Only now: a full cache must not lose a value to a failed insert. */
-	if (!lockmap_has_room(map, s)) {
-		lockmap_entry_free_unused(map, new);
-		return ERR_PTR(-ENOSPC);
-	}
-	for (;;) {
-		rcu_read_lock();
-		/* The _key variant: the _fast one BUGs on an obj_hashfn. */
-		e = rhashtable_lookup_get_insert_key(&s->ht, l, &new->node,
-						     lockmap_rht_params);
-		if (!e) {
-			rcu_read_unlock();
-			return new;
-		}
-		/* Another task's entry won; a dying one is waited out. */
-		if (!IS_ERR(e) && refcount_inc_not_zero(&e->users)) {
-			rcu_read_unlock();
-			break;
-		}
-		rcu_read_unlock();
-		if (IS_ERR(e))
-			break;
-		lockmap_wait_unlink(s);
-	}
-	lockmap_entry_free_unused(map, new);
-	return e;
-}
-
-/* Finds or creates the entry of a key and takes a reference. */
-static __always_inline struct lockmap_entry *
-lockmap_find_or_create(struct lockmap *map, struct lockmap_shard *s,
-		       const struct lockmap_lookup *l)
-{
-	return lockmap_find(s, l) ?: lockmap_create_entry(map, s, l);
-}
-
 /* lockmap_put() of what may be the last reference: under the shard lock. */
 static noinline void lockmap_put_last(struct lockmap *map,
 				      struct lockmap_entry *e)
@@ -270,6 +205,79 @@ static __always_inline void lockmap_put(struct lockmap *map,
 	/* refcount_dec_and_lock(), spelt out so that sparse can follow it */
 	if (!refcount_dec_not_one(&e->users))
 		lockmap_put_last(map, e);
+}
+
+/* Keys with an entry, held ones included: what max_entries bounds. */
+static size_t lockmap_slots(struct lockmap *map)
+{
+	size_t slots = 0;
+	u32 i;
+
+	for (i = 0; i <= map->shard_mask; i++)
+		slots += atomic_read(&map->shards[i].ht.nelems);
+	return slots;
+}
+
+/*
+ * lockmap_find_or_create() for a key without an entry: inserts a new one.
+ * A full LRU cache evicts a cold unheld key (of @s first: its shares,
+ * rounded up, may add up to more than max_entries, or be set so) only once
+ * the new entry is in: a failed insert, or another task's entry for the
+ * same key, must not cost a value.  Meanwhile the map is one over, as it
+ * may be by one per task creating a key (&lockmap_params.max_entries).
+ */
+static noinline struct lockmap_entry *
+lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
+		     const struct lockmap_lookup *l)
+{
+	size_t max = map->p.max_entries;
+	bool lru = lockmap_is_lru(map);
+	struct lockmap_entry *e, *new;
+
+	new = lockmap_entry_alloc(map, l);
+	if (IS_ERR(new))
+		return new;
+	if (max && !lru && lockmap_slots(map) >= max) {
+		lockmap_entry_free_unused(map, new);
+		return ERR_PTR(-ENOSPC);
+	}
+	for (;;) {
+		rcu_read_lock();
+		/* The _key variant: the _fast one BUGs on an obj_hashfn. */
+		e = rhashtable_lookup_get_insert_key(&s->ht, l, &new->node,
+						     lockmap_rht_params);
+		if (!e) {
+			rcu_read_unlock();
+			break;
+		}
+		/* Another task's entry won; a dying one is waited out. */
+		if (!IS_ERR(e) && refcount_inc_not_zero(&e->users)) {
+			rcu_read_unlock();
+			lockmap_entry_free_unused(map, new);
+			return e;
+		}
+		rcu_read_unlock();
+		if (IS_ERR(e)) {
+			lockmap_entry_free_unused(map, new);
+			return e;
+		}
+		lockmap_wait_unlink(s);
+	}
+	if (max && lru && lockmap_slots(map) > max &&
+	    !lockmap_lru_make_room(map, s)) {
+		/* Every other key is held.  A task that found @new keeps it. */
+		lockmap_put(map, new);
+		return ERR_PTR(-ENOSPC);
+	}
+	return new;
+}
+
+/* Finds or creates the entry of a key and takes a reference. */
+static __always_inline struct lockmap_entry *
+lockmap_find_or_create(struct lockmap *map, struct lockmap_shard *s,
+		       const struct lockmap_lookup *l)
+{
+	return lockmap_find(s, l) ?: lockmap_create_entry(map, s, l);
 }
 
 /*

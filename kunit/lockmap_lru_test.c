@@ -917,6 +917,34 @@ static void lru_full_cache_looks_past_held(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lockmap_len(map), HELD + 1);
 }
 
+/*
+ * With every key held, a full cache refuses a new key (its entry was in the
+ * table while the cache looked for room) and keeps no trace of it.
+ */
+static void lru_full_cache_all_held(struct kunit *test)
+{
+	struct lru_ctx *c = lru_ctx_new(test);
+	struct lockmap_params p = lru_params(4, 1, 1);
+	struct lockmap_entry *e;
+	struct lockmap_stats st;
+	struct lockmap *map;
+
+	p.max_entries = 2;
+	map = lm_create(test, &c->lm, &p);
+	lru_hold(test, c, 1, true);
+	lru_hold(test, c, 2, false);	/* a held empty key takes a slot too */
+	e = lockmap_entry(map, LM_KEY(3), LM_KLEN);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(e), -ENOSPC);
+	if (!IS_ERR(e))
+		lockmap_entry_unlock(map, e);
+	lockmap_get_stats(map, &st);
+	KUNIT_EXPECT_EQ(test, st.slots, 2);
+	KUNIT_EXPECT_EQ(test, st.len, 1);
+	KUNIT_EXPECT_EQ(test, st.evictions, 0);
+	KUNIT_EXPECT_EQ(test, lru_evicts(c), 0);
+	KUNIT_EXPECT_EQ(test, lockmap_contains(map, LM_KEY(3), LM_KLEN), 0);
+}
+
 static void lru_overflow_while_all_held(struct kunit *test)
 {
 	struct lru_ctx *c = lru_ctx_new(test);
@@ -2096,6 +2124,7 @@ static struct kunit_case lockmap_lru_cases[] = {
 	KUNIT_CASE_PARAM(lru_evict_continues_past_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_evict_walk_is_bounded, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_full_cache_looks_past_held, lm_variant_gen),
+	KUNIT_CASE_PARAM(lru_full_cache_all_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_overflow_while_all_held, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_held_empty_key_not_listed, lm_variant_gen),
 	KUNIT_CASE_PARAM(lru_entry_set_if_absent, lm_variant_gen),

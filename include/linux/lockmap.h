@@ -147,7 +147,8 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	rhashtable allocates)
  * @max_entries: most keys (with a value or held) at once; 0 for no limit.
  *	Past it, creating a key fails with -ENOSPC, unless an LRU cache can
- *	evict a cold unheld key to make room.  The check takes no lock: tasks
+ *	evict a cold unheld key to make room (once the new key is in, so a
+ *	creation that fails costs no value).  The check takes no lock: tasks
  *	creating keys at the same moment may pass it by one each.
  * @capacity: 0 for a plain map; otherwise the map is an LRU cache holding
  *	about this many values, each shard its share rounded up
