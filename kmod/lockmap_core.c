@@ -259,7 +259,14 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 		rcu_read_unlock();
 		if (IS_ERR(e)) {
 			lockmap_entry_free_unused(map, new);
-			return e;
+			/*
+			 * The table could not take it: out of memory mid-resize,
+			 * or (-EBUSY) a chain too long to grow out of now, or
+			 * (-E2BIG) at rhashtable's size limit.  Callers are
+			 * promised -ENOMEM or -ENOSPC, and -EBUSY only for
+			 * LOCKMAP_NOWAIT.
+			 */
+			return ERR_PTR(PTR_ERR(e) == -E2BIG ? -ENOSPC : -ENOMEM);
 		}
 		lockmap_wait_unlink(s);
 	}
