@@ -1618,6 +1618,16 @@ static void lockmap_destroy_entry(void *ptr, void *arg)
 	lockmap_entry_free(map, e);
 }
 
+/*
+ * kmem_cache_destroy() takes a cache's directory out of sysfs only after it
+ * has let go of slab_mutex, and a cache created meanwhile with the same
+ * size and flags, which SLUB names after those, fails to get its own
+ * ("cannot create duplicate filename '/kernel/slab/:0000088'": the fuzzer
+ * creating and destroying maps from four threads on Debian's 6.1-rt).
+ * lockmap creates and destroys its entry caches one at a time.
+ */
+static DEFINE_MUTEX(lockmap_cache_lock);
+
 static void lockmap_free(struct lockmap *map, u32 nr_tables)
 {
 	while (nr_tables)
@@ -1629,7 +1639,9 @@ static void lockmap_free(struct lockmap *map, u32 nr_tables)
 	 */
 	if (map->cache) {
 		rcu_barrier();
+		mutex_lock(&lockmap_cache_lock);
 		kmem_cache_destroy(map->cache);
+		mutex_unlock(&lockmap_cache_lock);
 	}
 	lockdep_unregister_key(&map->lock_key);
 	kvfree(map);
@@ -1700,12 +1712,14 @@ struct lockmap *lockmap_create(const struct lockmap_params *params)
 
 		snprintf(name, sizeof(name), "lockmap-%d",
 			 atomic_inc_return(&lockmap_ids));
+		mutex_lock(&lockmap_cache_lock);
 		map->cache = kmem_cache_create(name,
 					       map->entry_size +
 					       max_t(size_t, params->key_len,
 						     LOCKMAP_MIN_KEY_ROOM),
 					       __alignof__(struct lockmap_entry),
 					       0, NULL);
+		mutex_unlock(&lockmap_cache_lock);
 		if (!map->cache) {
 			lockmap_free(map, 0);
 			return ERR_PTR(-ENOMEM);
