@@ -238,8 +238,8 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 	if (IS_ERR(new))
 		return new;
 	if (max && !lru && lockmap_slots(map) >= max) {
-		lockmap_entry_free_unused(map, new);
-		return ERR_PTR(-ENOSPC);
+		e = ERR_PTR(-ENOSPC);
+		goto drop_new;
 	}
 	for (;;) {
 		rcu_read_lock();
@@ -253,20 +253,18 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 		/* Another task's entry won; a dying one is waited out. */
 		if (!IS_ERR(e) && refcount_inc_not_zero(&e->users)) {
 			rcu_read_unlock();
-			lockmap_entry_free_unused(map, new);
-			return e;
+			goto drop_new;
 		}
 		rcu_read_unlock();
+		/*
+		 * The table could not take it: out of memory mid-resize, or
+		 * (-EBUSY) a chain too long to grow out of now, or (-E2BIG) at
+		 * rhashtable's size limit.  Callers are promised -ENOMEM or
+		 * -ENOSPC, and -EBUSY only for LOCKMAP_NOWAIT.
+		 */
 		if (IS_ERR(e)) {
-			lockmap_entry_free_unused(map, new);
-			/*
-			 * The table could not take it: out of memory mid-resize,
-			 * or (-EBUSY) a chain too long to grow out of now, or
-			 * (-E2BIG) at rhashtable's size limit.  Callers are
-			 * promised -ENOMEM or -ENOSPC, and -EBUSY only for
-			 * LOCKMAP_NOWAIT.
-			 */
-			return ERR_PTR(PTR_ERR(e) == -E2BIG ? -ENOSPC : -ENOMEM);
+			e = ERR_PTR(PTR_ERR(e) == -E2BIG ? -ENOSPC : -ENOMEM);
+			goto drop_new;
 		}
 		lockmap_wait_unlink(s);
 	}
@@ -277,6 +275,10 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 		return ERR_PTR(-ENOSPC);
 	}
 	return new;
+
+drop_new:
+	lockmap_entry_free_unused(map, new);
+	return e;
 }
 
 /* Finds or creates the entry of a key and takes a reference. */
