@@ -219,6 +219,32 @@ static size_t lockmap_slots(struct lockmap *map)
 }
 
 /*
+ * A plain map at max_entries: -ENOSPC, unless the key is among the entries
+ * that fill it (another task created it meanwhile), which is then returned
+ * with a reference; NULL if there is room after all.  Entries leave the
+ * table only under the shard lock, in the section that drops their last
+ * reference: with it held, the key cannot leave between the count and the
+ * lookup, and an entry found is live.
+ */
+static struct lockmap_entry *lockmap_full(struct lockmap *map,
+					  struct lockmap_shard *s,
+					  const struct lockmap_lookup *l)
+{
+	struct lockmap_entry *e = NULL;
+
+	spin_lock(&s->lock);
+	if (lockmap_slots(map) >= map->p.max_entries) {
+		rcu_read_lock();
+		e = rhashtable_lookup(&s->ht, l, lockmap_rht_params);
+		if (!e || !refcount_inc_not_zero(&e->users))
+			e = ERR_PTR(-ENOSPC);
+		rcu_read_unlock();
+	}
+	spin_unlock(&s->lock);
+	return e;
+}
+
+/*
  * lockmap_find_or_create() for a key without an entry: inserts a new one.
  * A full LRU cache evicts a cold unheld key (of @s first: its shares,
  * rounded up, may add up to more than max_entries, or be set so) only once
@@ -238,8 +264,9 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 	if (IS_ERR(new))
 		return new;
 	if (max && !lru && lockmap_slots(map) >= max) {
-		e = ERR_PTR(-ENOSPC);
-		goto drop_new;
+		e = lockmap_full(map, s, l);
+		if (e)
+			goto drop_new;
 	}
 	for (;;) {
 		rcu_read_lock();
@@ -1135,6 +1162,9 @@ static int lockmap_batch_acquire(struct lockmap *map, struct lockmap_batch *b,
  * lockdep sees the keys of one batch as nested under the map's batch lock,
  * not as recursion.  Do not hold another key of the map while calling this.
  * In an LRU cache every key with a value becomes the most recently used.
+ * The keys without an entry get one before any key is locked: at
+ * &lockmap_params.max_entries an LRU cache evicts a cold value for each, and
+ * keeps those evictions if the batch then fails.
  *
  * Context: Process context.
  * Return: the batch, to be released with lockmap_batch_unlock(), or ERR_PTR()

@@ -12,6 +12,7 @@
 #include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/err.h>
+#include <linux/jiffies.h>
 #include <linux/log2.h>
 #include <linux/prandom.h>
 #include <linux/sched/signal.h>
@@ -3190,6 +3191,75 @@ static void lm_test_max_entries(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->frees), 3);
 }
 
+/* Tasks locking one absent key of a full map, each as often as it can. */
+struct lm_full_race {
+	struct lockmap *map;
+	struct completion *start;
+	atomic_t enospc;	/* the key refused although it was the key */
+	atomic_t other;		/* any other error */
+	atomic_t locked;
+};
+
+static int lm_th_lock_new_key(struct lm_thread *t)
+{
+	struct lm_full_race *r = t->arg;
+	unsigned long end;
+	unsigned int i;
+
+	wait_for_completion(r->start);
+	end = jiffies + HZ / 2;
+	for (i = 0; i < 20000 && time_before(jiffies, end); i++) {
+		struct lockmap_entry *e = lockmap_entry(r->map, LM_KEY(2),
+							LM_KLEN);
+
+		if (IS_ERR(e)) {
+			atomic_inc(PTR_ERR(e) == -ENOSPC ? &r->enospc :
+							   &r->other);
+			continue;
+		}
+		atomic_inc(&r->locked);
+		lockmap_entry_unlock(r->map, e);	/* empty: it goes */
+	}
+	return 0;
+}
+
+/*
+ * One slot left and two tasks creating the same key in it: whichever loses
+ * the insertion locks the winner's entry, never -ENOSPC, though the winner's
+ * entry filled the map while the loser got ready to insert its own.
+ */
+static void lm_test_max_entries_same_new_key(struct kunit *test)
+{
+	struct lm_ctx *ctx = lm_ctx_new(test);
+	struct lockmap_params p = {
+		.key_len = sizeof(u64),
+		.max_entries = 2,
+		.free_value = lm_val_free,
+	};
+	struct lm_full_race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct lm_thread *t = kunit_kcalloc(test, 2, sizeof(*t), GFP_KERNEL);
+	DECLARE_COMPLETION_ONSTACK(start);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	r->map = lm_create(test, ctx, &p);
+	r->start = &start;
+	KUNIT_ASSERT_EQ(test, lm_put(test, ctx, 1, 1), 0);
+	for (i = 0; i < 2; i++)
+		lm_thread_start(test, &t[i], lm_th_lock_new_key, r);
+	complete_all(&start);
+	for (i = 0; i < 2; i++)
+		lm_join(test, &t[i]);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->enospc), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->other), 0);
+	KUNIT_EXPECT_GT(test, atomic_read(&r->locked), 0);
+	KUNIT_EXPECT_EQ(test, lm_slots(r->map), 1);
+	/* The map is still full for any other key. */
+	KUNIT_EXPECT_EQ(test, lm_put(test, ctx, 2, 2), 0);
+	KUNIT_EXPECT_EQ(test, lm_put(test, ctx, 3, 3), -ENOSPC);
+}
+
 /*
  * Which allocations ask for memcg accounting, seen through the slab
  * tracepoints: a map made with __GFP_ACCOUNT in &lockmap_params.gfp charges
@@ -3531,6 +3601,7 @@ static struct kunit_case lm_map_cases[] = {
 	KUNIT_CASE_PARAM(lm_test_alloc_failure_batch, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_alloc_failure_full_cache, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_max_entries, lm_variant_gen),
+	KUNIT_CASE_PARAM(lm_test_max_entries_same_new_key, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_gfp_account, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_stats, lm_variant_gen),
 	KUNIT_CASE_PARAM(lm_test_lru_calls_on_plain_map, lm_variant_gen),
