@@ -158,7 +158,8 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	Held keys are stepped over, never waited for: an insertion gives up
  *	after %LOCKMAP_LRU_MAX_SKIP of them and moves them to the warm end,
  *	behind the key it inserted, so that the next one looks past them
- * @shrinker: LRU only: give cold values back under memory pressure
+ * @shrinker: LRU only: give cold values back under memory pressure (global
+ *	reclaim; the shrinker is not memcg-aware)
  * @rcu_get: lockmap_get(), lockmap_peek() and lockmap_contains() read a key
  *	without locking it: no atomic operation and no write to the entry (but
  *	an LRU get still takes the shard lock to promote the key), checked by a

@@ -8,8 +8,10 @@
  * runs.  No key is locked while an ioctl reads or writes user memory: a
  * fault that userspace handles (userfaultfd) stalls at most that file's own
  * CREATE, ATTACH and DETACH.  Every wait inside an ioctl (for a held key, or
- * a hold's sleep) is interruptible: a signal ends it with -EINTR and nothing
- * is held and nothing is changed.
+ * a hold's sleep) is interruptible: a signal ends it with -EINTR, nothing
+ * held and no value changed (an LRU cache keeps the LRU order and, at its
+ * max_entries, the evictions that the call's new keys caused: see
+ * &struct lockmap_ioc_op).
  *
  * ABI rules, common to every ioctl:
  *
@@ -111,7 +113,10 @@
 #define LOCKMAP_CREATE_LRU		0x1U
 /* Guard each key with an rt_mutex (priority inheritance), not a mutex. */
 #define LOCKMAP_CREATE_RT_MUTEX		0x2U
-/* LRU only: give cold values back under memory pressure (a shrinker). */
+/*
+ * LRU only: give cold values back under memory pressure (a shrinker): global
+ * reclaim only, not a memory cgroup's at its limit (not memcg-aware).
+ */
 #define LOCKMAP_CREATE_SHRINKER		0x4U
 /*
  * A single GET, PEEK or CONTAINS (LOCKMAP_IOC_OP) reads the key without
@@ -386,10 +391,13 @@ enum lockmap_op_code {
  * The argument of %LOCKMAP_IOC_OP, and the element of
  * &lockmap_ioc_batch.ops.  LOCKMAP_IOC_OP waits (interruptibly) for a held
  * key, or fails with -EBUSY under %LOCKMAP_OPF_NOWAIT.  A key is created
- * only by the operations that may give it a value; -ENOSPC if the map's
- * max_entries is reached.  The output fields are written back after the
- * key is unlocked: if that faults, the operation stays applied and the call
- * returns -EFAULT.
+ * only by the operations that may give it a value; at the map's
+ * max_entries an LRU cache evicts a cold unheld key to make room (even if
+ * the operation then fails), else it is -ENOSPC.  In an LRU cache GET, CAS
+ * and the creating operations make the key the most recently used, as
+ * locking it does, whether or not they succeed.  The output fields are
+ * written back after the key is unlocked: if that faults, the operation
+ * stays applied and the call returns -EFAULT.
  */
 struct lockmap_ioc_op {
 	__u32 size;
@@ -457,12 +465,14 @@ struct lockmap_ioc_key {
  * to the module's max_batch_keys, at most 32; -E2BIG) in one global order,
  * so batches never deadlock with each other; waits interruptibly, or fails
  * with -EBUSY under %LOCKMAP_BATCH_NOWAIT.  Every locked key is created for
- * the duration (-ENOSPC if the map is full) and, in an LRU cache, becomes the
- * most recently used.  Then sleeps @hold_usec, then applies @ops in order,
- * each seeing the effects of the previous ones, then unlocks.
+ * the duration, before any is locked (at max_entries as for
+ * &struct lockmap_ioc_op: an LRU cache evicts a cold key, even for a batch
+ * that then fails, else -ENOSPC) and, in an LRU cache, becomes the most
+ * recently used.  Then sleeps @hold_usec, then applies @ops in order, each
+ * seeing the effects of the previous ones, then unlocks.
  *
  * All or nothing: every operation is validated and computed before any
- * value changes; if one fails, nothing is changed and its index is in
+ * value changes; if one fails, no value is changed and its index is in
  * @failed_index.  On success each operation's output fields are written
  * back to its element of @ops; if that copy faults the batch stays applied
  * and the call returns -EFAULT.  %LOCKMAP_OPF_NOWAIT is invalid in a batch.
