@@ -194,6 +194,7 @@ static noinline void lockmap_put_last(struct lockmap *map,
 	}
 	WARN_ON_ONCE(e->value);
 	rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
+	atomic_long_dec(&s->slots);
 	spin_unlock(&s->lock);
 	lockmap_entry_free(map, e);
 }
@@ -207,24 +208,30 @@ static __always_inline void lockmap_put(struct lockmap *map,
 		lockmap_put_last(map, e);
 }
 
-/* Keys with an entry, held ones included: what max_entries bounds. */
+/*
+ * Keys with an entry, held ones included: what max_entries bounds.  Not the
+ * tables' nelems, which an insertion raises before the entry is visible: an
+ * entry counts here once it can be found, and stops under the shard lock,
+ * as it leaves the table.
+ */
 static size_t lockmap_slots(struct lockmap *map)
 {
 	size_t slots = 0;
 	u32 i;
 
 	for (i = 0; i <= map->shard_mask; i++)
-		slots += atomic_read(&map->shards[i].ht.nelems);
+		slots += atomic_long_read(&map->shards[i].slots);
 	return slots;
 }
 
 /*
  * A plain map at max_entries: -ENOSPC, unless the key is among the entries
  * that fill it (another task created it meanwhile), which is then returned
- * with a reference; NULL if there is room after all.  Entries leave the
- * table only under the shard lock, in the section that drops their last
- * reference: with it held, the key cannot leave between the count and the
- * lookup, and an entry found is live.
+ * with a reference; NULL if there is room after all.  An entry is counted
+ * only once it can be found, and leaves the table only under the shard
+ * lock, in the section that drops its last reference: with that lock held,
+ * an entry of the key that was counted is still there for the lookup, and
+ * an entry found is live.
  */
 static struct lockmap_entry *lockmap_full(struct lockmap *map,
 					  struct lockmap_shard *s,
@@ -295,6 +302,8 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 		}
 		lockmap_wait_unlink(s);
 	}
+	/* Before anyone can drop it: the creator's reference keeps it. */
+	atomic_long_inc(&s->slots);
 	if (max && lru && lockmap_slots(map) > max &&
 	    !lockmap_lru_make_room(map, s)) {
 		/* Every other key is held.  A task that found @new keeps it. */
@@ -1038,10 +1047,10 @@ void lockmap_get_stats(struct lockmap *map, struct lockmap_stats *stats)
 	stats->len = lockmap_len(map);
 	stats->capacity = READ_ONCE(map->p.capacity);
 	stats->nr_shards = map->shard_mask + 1;
+	stats->slots = lockmap_slots(map);
 	for (i = 0; i <= map->shard_mask; i++) {
 		struct lockmap_shard *s = &map->shards[i];
 
-		stats->slots += atomic_read(&s->ht.nelems);
 		spin_lock(&s->lock);
 		stats->evictions += s->evictions;
 		stats->evict_skipped += s->evict_skipped;

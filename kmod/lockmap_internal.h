@@ -45,6 +45,7 @@ struct lockmap_shard {
 	spinlock_t lock;
 	struct list_head lru;		/* LRU maps: most recently used first */
 	atomic_long_t len;		/* entries with a value */
+	atomic_long_t slots;		/* entries in the table; see lockmap_slots() */
 	size_t capacity;		/* LRU maps: this shard's share */
 	u64 evictions;
 	u64 evict_skipped;

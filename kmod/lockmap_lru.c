@@ -111,6 +111,7 @@ static unsigned long lockmap_lru_claim(struct lockmap *map,
 		}
 		list_move(pos, victims);
 		rhashtable_remove_fast(&s->ht, &e->node, lockmap_rht_params);
+		atomic_long_dec(&s->slots);
 		atomic_long_dec(&s->len);
 		claimed++;
 	}
