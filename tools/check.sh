@@ -171,7 +171,8 @@ ran_to_end() {
 }
 
 # (d)/(e) boot NAME KERNEL FILES...: boots KERNEL with tools/guest-test.sh
-# and FILES, then counts everything the console log says.
+# and FILES, then counts everything the console log says.  $boot_append:
+# more kernel parameters, if set.
 boot() {
 	local name=$1 kernel=$2 log="$out/boot-$1.log" rc=0 st check
 	local initrd="$out/initramfs-$1.cpio.gz" kunit=0 p f s suite
@@ -185,7 +186,7 @@ boot() {
 	esac
 	tools/mkinitramfs.sh "$initrd" tools/guest-test.sh "$@"
 	tools/run-qemu.sh "$kernel" "$initrd" "$log" "$tmo" \
-		"lockmap_watchdog=$((tmo - 30))" || rc=$?
+		"lockmap_watchdog=$((tmo - 30))" ${boot_append:-} || rc=$?
 	case "$rc" in
 	0) result "$name boot" ok "guest powered off in time" ;;
 	124) result "$name boot" FAIL \
@@ -367,7 +368,10 @@ test61() {
 	mapfile -t -O "${#mods[@]}" mods < <(guest_extras)
 	phase "$name: boot (consumer, unload refusal, kselftests; log:" \
 		"$out/boot-$name.log)"
-	boot "$name" "/boot/vmlinuz-$ver" "${mods[@]}"
+	# Debian's kernels have no KASAN, but SLUB's own checks: poison freed
+	# objects (a use after free, such as a shrinker left registered on a
+	# freed map, then faults), red zones, and sanity checks on free.
+	boot_append="slub_debug=FZP" boot "$name" "/boot/vmlinuz-$ver" "${mods[@]}"
 }
 
 # (f) Extension point: a short benchmark run, once tools/bench has one.

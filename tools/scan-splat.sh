@@ -29,6 +29,8 @@ splat_re+='|detected expedited stall|rcu: INFO:|INFO: rcu_'
 splat_re+='|printk messages dropped'
 splat_re+='|soft lockup|hard LOCKUP|Call Trace|list_(add|del) corruption'
 splat_re+='|ODEBUG:|refcount_t:'
+# SLUB's own debugging (slub_debug): "BUG kmalloc-64 (Not tainted): ...".
+splat_re+='|BUG [^ :]+ \([^)]*\): '
 
 [ -r "$log" ] || { echo "scan-splat: no log $log" >&2; exit 1; }
 bad=0
