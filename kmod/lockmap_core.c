@@ -239,6 +239,9 @@ static struct lockmap_entry *lockmap_full(struct lockmap *map,
 {
 	struct lockmap_entry *e = NULL;
 
+	/* The common case, room, without the lock. */
+	if (lockmap_slots(map) < map->p.max_entries)
+		return NULL;
 	spin_lock(&s->lock);
 	if (lockmap_slots(map) >= map->p.max_entries) {
 		rcu_read_lock();
@@ -270,7 +273,7 @@ lockmap_create_entry(struct lockmap *map, struct lockmap_shard *s,
 	new = lockmap_entry_alloc(map, l);
 	if (IS_ERR(new))
 		return new;
-	if (max && !lru && lockmap_slots(map) >= max) {
+	if (max && !lru) {
 		e = lockmap_full(map, s, l);
 		if (e)
 			goto drop_new;
