@@ -40,6 +40,24 @@
 #include "lockmap_dev.h"
 #include "lockmap_internal.h"
 
+/*
+ * The ABI's layouts: a field added or moved changes a size (the selftests
+ * check the same for 32-bit callers, who must see identical layouts).
+ */
+#define LMD_ABI_SIZE(name, size) \
+	static_assert(sizeof(struct lockmap_ioc_##name) == (size))
+LMD_ABI_SIZE(create, LOCKMAP_IOC_CREATE_SIZE_VER0);
+LMD_ABI_SIZE(attach, LOCKMAP_IOC_ATTACH_SIZE_VER0);
+LMD_ABI_SIZE(map, LOCKMAP_IOC_MAP_SIZE_VER0);
+LMD_ABI_SIZE(list, LOCKMAP_IOC_LIST_SIZE_VER0);
+LMD_ABI_SIZE(stats, LOCKMAP_IOC_STATS_SIZE_VER0);
+LMD_ABI_SIZE(op, LOCKMAP_IOC_OP_SIZE_VER0);
+LMD_ABI_SIZE(key, 16);
+LMD_ABI_SIZE(batch, LOCKMAP_IOC_BATCH_SIZE_VER0);
+LMD_ABI_SIZE(record, 16);
+LMD_ABI_SIZE(iter, LOCKMAP_IOC_ITER_SIZE_VER0);
+LMD_ABI_SIZE(pop, LOCKMAP_IOC_POP_SIZE_VER0);
+
 /* Hard ceilings of the module parameters. */
 #define LMD_MAX_SHARDS		1024
 #define LMD_MAX_EVICT		1024
@@ -783,6 +801,10 @@ static int lmd_op_prepare(const struct lmd_map *m, struct lmd_op *o,
 	    (u->flags & ~LOCKMAP_OPF_ALL) ||
 	    (in_batch && (u->flags & LOCKMAP_OPF_NOWAIT)) ||
 	    u->op < LOCKMAP_OP_INSERT || u->op > LOCKMAP_OP_APPEND)
+		return -EINVAL;
+	/* Rejected where it means nothing, so that it can mean something later. */
+	if ((u->flags & LOCKMAP_OPF_ABSENT_OK) && u->op != LOCKMAP_OP_GET &&
+	    u->op != LOCKMAP_OP_PEEK && u->op != LOCKMAP_OP_REMOVE)
 		return -EINVAL;
 	if (!lmd_op_has_value(u->op) && (u->value || u->value_len))
 		return -EINVAL;

@@ -149,7 +149,8 @@ typedef int (*lockmap_copy_t)(const void *value, void *arg);
  *	Past it, creating a key fails with -ENOSPC, unless an LRU cache can
  *	evict a cold unheld key to make room (once the new key is in, so a
  *	creation that fails costs no value).  The check takes no lock: tasks
- *	creating keys at the same moment may pass it by one each.
+ *	creating keys at the same moment may pass it by one each, and in a
+ *	cache may each evict a value where one eviction would have done.
  * @capacity: 0 for a plain map; otherwise the map is an LRU cache holding
  *	about this many values, each shard its share rounded up
  * @max_evict: most evictions one insertion may do (0: 1); 2 or more lets a

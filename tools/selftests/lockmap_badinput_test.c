@@ -221,6 +221,16 @@ ROW(op_add_to_non_counter)
 	c->u.op.num = 1;
 }
 
+/* Absent-ok means something to GET, PEEK and REMOVE only. */
+ROW(op_absent_ok_for_insert) { c->u.op.flags = LOCKMAP_OPF_ABSENT_OK; }
+ROW(op_absent_ok_for_cas)
+{
+	c->u.op.op = LOCKMAP_OP_CAS;
+	c->u.op.flags = LOCKMAP_OPF_ABSENT_OK;
+	c->u.op.expected = lm_ptr("val");
+	c->u.op.expected_len = 3;
+}
+
 /* The flags are the low bits: the next one is unknown. */
 ROW(create_unknown_flag) { c->u.create.flags = LOCKMAP_CREATE_FLAGS_ALL + 1; }
 ROW(create_reserved) { c->u.create.reserved[3] = 1; }
@@ -239,8 +249,10 @@ ROW(attach_id_and_name) { memcpy(c->u.attach.name, "x", 1); }
 ROW(attach_neither) { c->u.attach.map_id = 0; }
 ROW(attach_flags) { c->u.attach.flags = 1; }
 ROW(attach_reserved0) { c->u.attach.reserved0 = 1; }
+ROW(attach_reserved) { c->u.attach.reserved[1] = 1; }
 ROW(map_flags) { c->u.map.flags = 1; }
 ROW(map_reserved) { c->u.map.reserved[0] = 1; }
+ROW(map_reserved0) { c->u.map.reserved0 = 1; }
 ROW(detach_with_value) { c->cmd = LOCKMAP_IOC_DETACH; c->u.map.value = 1; }
 ROW(set_capacity_plain_map) { c->cmd = LOCKMAP_IOC_SET_CAPACITY; c->u.map.value = 5; }
 ROW(set_capacity_zero) { c->cmd = LOCKMAP_IOC_SET_CAPACITY; c->u.map.map_id = c->lru; }
@@ -250,6 +262,8 @@ ROW(stats_flags) { c->u.stats.flags = 2; }
 ROW(stats_reserved) { c->u.stats.reserved[0] = 1; }
 ROW(batch_unknown_flag) { c->u.batch.flags = 0x2; }
 ROW(batch_reserved) { c->u.batch.reserved[0] = 1; }
+ROW(batch_reserved0) { c->u.batch.reserved0 = 1; }
+ROW(batch_absent_ok_for_insert) { c->ops[0].flags = LOCKMAP_OPF_ABSENT_OK; }
 ROW(batch_nowait_in_op) { c->ops[0].flags = LOCKMAP_OPF_NOWAIT; }
 ROW(batch_empty)
 {
@@ -261,9 +275,17 @@ ROW(batch_empty)
 }
 
 ROW(batch_keys_ptr_without_count) { c->u.batch.nr_keys = 0; }
+ROW(batch_ops_ptr_without_count) { c->u.batch.nr_ops = 0; c->u.batch.op_size = 0; }
+ROW(batch_op_size_without_ops) { c->u.batch.nr_ops = 0; c->u.batch.ops = 0; }
 ROW(batch_op_other_map) { c->ops[0].map_id = c->lru; }
 ROW(batch_op_reserved) { c->ops[0].reserved[0] = 9; }
 ROW(iter_max_records_zero) { c->u.iter.max_records = 0; }
+ROW(iter_flags) { c->u.iter.flags = 1; }
+ROW(iter_reserved) { c->u.iter.reserved[1] = 1; }
+/* shard 0, position 0: only the tie-break bits are out of range */
+ROW(iter_cursor_tie_too_big) { c->u.iter.cursor = 1ULL << 63; }
+ROW(pop_flags) { c->u.pop.flags = 1; }
+ROW(pop_key_size_without_key) { c->u.pop.key = 0; }
 ROW(iter_bad_cursor) { c->u.iter.cursor = 0x12345678ULL << 32; }
 ROW(iter_reserved0) { c->u.iter.reserved0 = 1; }
 ROW(pop_reserved) { c->u.pop.reserved[1] = 1; }
@@ -293,6 +315,18 @@ ROW(op_expected_huge)
 }
 
 ROW(create_key_len_too_big) { c->u.create.key_len = LOCKMAP_DEFAULT_MAX_KEY_LEN + 1; }
+ROW(create_max_key_len_too_big)
+{
+	c->u.create.max_key_len = lm_param("max_key_len", LOCKMAP_DEFAULT_MAX_KEY_LEN) + 1;
+}
+
+ROW(create_max_evict_too_big)
+{
+	c->u.create.flags = LOCKMAP_CREATE_LRU;
+	c->u.create.capacity = 8;
+	c->u.create.max_evict = 1025;
+}
+
 ROW(create_shards_too_many) { c->u.create.nr_shards = 2048; }
 ROW(create_shards_too_many_not_pow2) { c->u.create.nr_shards = 1536; }
 ROW(create_max_value_len_too_big) { c->u.create.max_value_len = LOCKMAP_VALUE_LEN_LIMIT + 1; }
@@ -422,6 +456,8 @@ FIXTURE_VARIANT_ADD(bad, op_expected_for_insert) { K_OP, op_expected_for_insert,
 FIXTURE_VARIANT_ADD(bad, op_out_size_without_out) { K_OP, op_out_size_without_out, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, op_key_len_zero) { K_OP, op_key_len_zero, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, op_add_to_non_counter) { K_OP, op_add_to_non_counter, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, op_absent_ok_for_insert) { K_OP, op_absent_ok_for_insert, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, op_absent_ok_for_cas) { K_OP, op_absent_ok_for_cas, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, create_unknown_flag) { K_CREATE, create_unknown_flag, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, create_reserved) { K_CREATE, create_reserved, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, create_name_bad_char) { K_CREATE, create_name_bad_char, EINVAL, 0 };
@@ -446,8 +482,10 @@ FIXTURE_VARIANT_ADD(bad, attach_id_and_name) { K_ATTACH, attach_id_and_name, EIN
 FIXTURE_VARIANT_ADD(bad, attach_neither) { K_ATTACH, attach_neither, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, attach_flags) { K_ATTACH, attach_flags, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, attach_reserved0) { K_ATTACH, attach_reserved0, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, attach_reserved) { K_ATTACH, attach_reserved, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, map_flags) { K_MAP, map_flags, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, map_reserved) { K_MAP, map_reserved, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, map_reserved0) { K_MAP, map_reserved0, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, detach_with_value) { K_MAP, detach_with_value, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, set_capacity_plain_map) { K_MAP, set_capacity_plain_map, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, set_capacity_zero) { K_MAP, set_capacity_zero, EINVAL, 0 };
@@ -457,17 +495,29 @@ FIXTURE_VARIANT_ADD(bad, stats_flags) { K_STATS, stats_flags, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, stats_reserved) { K_STATS, stats_reserved, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, batch_unknown_flag) { K_BATCH, batch_unknown_flag, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, batch_reserved) { K_BATCH, batch_reserved, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, batch_reserved0) { K_BATCH, batch_reserved0, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, batch_absent_ok_for_insert) {
+	K_BATCH, batch_absent_ok_for_insert, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, batch_nowait_in_op) { K_BATCH, batch_nowait_in_op, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, batch_empty) { K_BATCH, batch_empty, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, batch_keys_ptr_without_count) {
 	K_BATCH, batch_keys_ptr_without_count, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, batch_ops_ptr_without_count) {
+	K_BATCH, batch_ops_ptr_without_count, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, batch_op_size_without_ops) {
+	K_BATCH, batch_op_size_without_ops, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, batch_op_other_map) { K_BATCH, batch_op_other_map, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, batch_op_reserved) { K_BATCH, batch_op_reserved, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, iter_max_records_zero) { K_ITER, iter_max_records_zero, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, iter_bad_cursor) { K_ITER, iter_bad_cursor, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, iter_reserved0) { K_ITER, iter_reserved0, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, iter_flags) { K_ITER, iter_flags, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, iter_reserved) { K_ITER, iter_reserved, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, iter_cursor_tie_too_big) { K_ITER, iter_cursor_tie_too_big, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, pop_reserved) { K_POP, pop_reserved, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, pop_plain_map) { K_POP, pop_plain_map, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, pop_flags) { K_POP, pop_flags, EINVAL, 0 };
+FIXTURE_VARIANT_ADD(bad, pop_key_size_without_key) { K_POP, pop_key_size_without_key, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, pop_value_size_without_value) {
 	K_POP, pop_value_size_without_value, EINVAL, 0 };
 FIXTURE_VARIANT_ADD(bad, op_key_too_long) { K_OP, op_key_too_long, E2BIG, 0 };
@@ -476,6 +526,10 @@ FIXTURE_VARIANT_ADD(bad, op_value_too_long) { K_OP, op_value_too_long, E2BIG, 0 
 FIXTURE_VARIANT_ADD(bad, op_value_huge) { K_OP, op_value_huge, E2BIG, 0 };
 FIXTURE_VARIANT_ADD(bad, op_expected_huge) { K_OP, op_expected_huge, E2BIG, 0 };
 FIXTURE_VARIANT_ADD(bad, create_key_len_too_big) { K_CREATE, create_key_len_too_big, E2BIG, 0 };
+FIXTURE_VARIANT_ADD(bad, create_max_key_len_too_big) {
+	K_CREATE, create_max_key_len_too_big, E2BIG, 0 };
+FIXTURE_VARIANT_ADD(bad, create_max_evict_too_big) {
+	K_CREATE, create_max_evict_too_big, E2BIG, 0 };
 FIXTURE_VARIANT_ADD(bad, create_shards_too_many) { K_CREATE, create_shards_too_many, E2BIG, 0 };
 FIXTURE_VARIANT_ADD(bad, create_shards_too_many_not_pow2) {
 	K_CREATE, create_shards_too_many_not_pow2, E2BIG, 0 };
@@ -619,6 +673,84 @@ TEST(base_requests_succeed)
 	close(c->fd_main);
 	close(c->fd_other);
 	free(c);
+}
+
+/*
+ * A reply that cannot be written back: OP and BATCH stay applied and say
+ * -EFAULT (so a retry is the caller's choice), ATTACH is undone.  Each
+ * request sits in a read-only page: read in, not written back.
+ */
+TEST(writeback_fault)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct lockmap_ioc_batch *b;
+	struct lockmap_ioc_attach *a;
+	struct lockmap_ioc_op *op;
+	struct lockmap_ioc_key k = { lm_ptr("bk"), 2 };
+	struct lockmap_ioc_stats st;
+	int fd = lm_open(), fd2 = lm_open();
+	unsigned char *ro;
+	__u64 n = 0;
+	char val[8];
+	__u32 id;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, fd2);
+	id = lm_create(fd, 0, 0, NULL);
+	ASSERT_LT(0, (int)id);
+	ro = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		  -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	op = (void *)ro;
+	b = (void *)(ro + 256);
+	a = (void *)(ro + 512);
+
+	/* INSERT whose old value cannot be copied out */
+	ASSERT_EQ(0, lm_puts(fd, id, "k", "old"));
+	lm_op_str(op, id, LOCKMAP_OP_INSERT, "k");
+	op->value = lm_ptr("new");
+	op->value_len = 3;
+	ASSERT_EQ(0, mprotect(ro, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, lm_op(fd, op));
+	memset(val, 0, sizeof(val));
+	EXPECT_EQ(3, lm_get(fd, id, "k", val, sizeof(val)));
+	EXPECT_STREQ("new", val);
+
+	/* ADD whose result cannot be written back */
+	ASSERT_EQ(0, mprotect(ro, pg, PROT_READ | PROT_WRITE));
+	lm_op_str(op, id, LOCKMAP_OP_ADD, "n");
+	op->num = 5;
+	ASSERT_EQ(0, mprotect(ro, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, lm_op(fd, op));
+	EXPECT_EQ(0, lm_counter(fd, id, "n", &n));
+	EXPECT_EQ(5, n);
+
+	/* a batch whose ops array is read-only: applied */
+	ASSERT_EQ(0, mprotect(ro, pg, PROT_READ | PROT_WRITE));
+	lm_op_str(op, id, LOCKMAP_OP_INSERT, "b");
+	op->value = lm_ptr("bv");
+	op->value_len = 2;
+	lm_batch_init(b, id, &k, 1, op, 1);
+	ASSERT_EQ(0, mprotect(ro, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, lm_batch(fd, b));
+	EXPECT_EQ(2, lm_get(fd, id, "b", val, sizeof(val)));
+
+	/* ATTACH that cannot say it attached: undone, and retrying works */
+	ASSERT_EQ(0, mprotect(ro, pg, PROT_READ | PROT_WRITE));
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->map_id = id;
+	ASSERT_EQ(0, mprotect(ro, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, lm_ioctl(fd2, LOCKMAP_IOC_ATTACH, a));
+	EXPECT_EQ(-ENOENT, lm_len(fd2, id));
+	ASSERT_EQ(0, lm_stats(fd, id, &st));
+	EXPECT_EQ(1, st.nr_files);
+	EXPECT_EQ((int)id, lm_attach(fd2, id, NULL));
+	EXPECT_EQ(3, lm_len(fd2, id));
+
+	munmap(ro, pg);
+	close(fd2);
+	close(fd);
 }
 
 TEST(maps_per_file_limit)

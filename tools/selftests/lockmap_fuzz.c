@@ -288,6 +288,10 @@ static void fill_op(struct worker *w, struct lockmap_ioc_op *op, __u32 map,
 	if (in_batch && chance(w, 50))
 		op->op = creators[below(w, 4)];
 	op->flags = rnd_flags(w, in_batch ? LOCKMAP_OPF_ABSENT_OK : LOCKMAP_OPF_ALL);
+	/* GET, PEEK and REMOVE alone take absent-ok; others mostly go without */
+	if (op->op != LOCKMAP_OP_GET && op->op != LOCKMAP_OP_PEEK &&
+	    op->op != LOCKMAP_OP_REMOVE && chance(w, 90))
+		op->flags &= ~LOCKMAP_OPF_ABSENT_OK;
 	if (chance(w, 50))
 		op->flags &= ~LOCKMAP_OPF_NOWAIT;
 	op->map_id = in_batch && chance(w, 50) ? 0 : map;

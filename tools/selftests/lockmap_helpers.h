@@ -8,6 +8,7 @@
 #ifndef LOCKMAP_HELPERS_H
 #define LOCKMAP_HELPERS_H
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,6 +27,25 @@
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
+
+/*
+ * The ABI's layouts, as this build (64- or 32-bit) sees them: the same
+ * sizes as the kernel's (kmod/lockmap_dev.c checks these too), or some field
+ * sits at a different offset for 32-bit callers.
+ */
+#define LM_ABI_SIZE(name, size) \
+	static_assert(sizeof(struct lockmap_ioc_##name) == (size), #name)
+LM_ABI_SIZE(create, LOCKMAP_IOC_CREATE_SIZE_VER0);
+LM_ABI_SIZE(attach, LOCKMAP_IOC_ATTACH_SIZE_VER0);
+LM_ABI_SIZE(map, LOCKMAP_IOC_MAP_SIZE_VER0);
+LM_ABI_SIZE(list, LOCKMAP_IOC_LIST_SIZE_VER0);
+LM_ABI_SIZE(stats, LOCKMAP_IOC_STATS_SIZE_VER0);
+LM_ABI_SIZE(op, LOCKMAP_IOC_OP_SIZE_VER0);
+LM_ABI_SIZE(key, 16);
+LM_ABI_SIZE(batch, LOCKMAP_IOC_BATCH_SIZE_VER0);
+LM_ABI_SIZE(record, 16);
+LM_ABI_SIZE(iter, LOCKMAP_IOC_ITER_SIZE_VER0);
+LM_ABI_SIZE(pop, LOCKMAP_IOC_POP_SIZE_VER0);
 
 #define LM_DEV "/dev/lockmap"
 #define LM_PARAMS "/sys/module/lockmap/parameters/"

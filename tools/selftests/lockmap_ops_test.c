@@ -585,9 +585,9 @@ TEST_F(map, compare_and_set)
 	op.value = lm_ptr("new");
 	op.value_len = 3;
 	EXPECT_EQ(-ENOENT, lm_op(self->fd, &op));
-	/* absent-ok does not make a CAS of an absent key succeed */
+	/* absent-ok cannot make a CAS of an absent key succeed: refused */
 	op.flags = LOCKMAP_OPF_ABSENT_OK;
-	EXPECT_EQ(-ENOENT, lm_op(self->fd, &op));
+	EXPECT_EQ(-EINVAL, lm_op(self->fd, &op));
 	op.flags = 0;
 	EXPECT_EQ(0, lm_contains(self->fd, self->id, "c", 0));
 	ASSERT_EQ(0, lm_puts(self->fd, self->id, "c", "other"));

@@ -29,7 +29,9 @@
  * - Pointers and lengths are __u64 (use (__u64)(uintptr_t)ptr); layouts are
  *   identical for 32- and 64-bit callers.  A pointer the kernel may not read
  *   or write gives -EFAULT.  A pointer whose length is 0 is neither read nor
- *   written, and may hold anything.
+ *   written, and may hold anything, unless its field says it must then be 0
+ *   (as a pointer the request has no use for must be: GET's @value, a
+ *   batch's @ops when @nr_ops is 0).
  * - Unknown flags, unknown operation codes and non-zero reserved fields or
  *   padding give -EINVAL.  Output-only fields are ignored on input.
  * - On error the struct is not written back, except where a field says
@@ -59,7 +61,8 @@
  *   for a held key, so it cannot be confused with a transient failure.
  * - -EINTR: a signal ended a wait; nothing was changed.
  * - -ENOMEM: out of memory (keys, values and a map's shards are charged to
- *   the caller's memory cgroup; its hash tables' bucket arrays are not).
+ *   the caller's memory cgroup; its hash tables' bucket arrays, its slab
+ *   cache and shrinker, and a batch's brief sort buffer are not).
  *
  * Limits: the module parameters of lockmap.ko (see modinfo lockmap; readable
  * in /sys/module/lockmap/parameters/) bound every map; their defaults are the
@@ -331,8 +334,9 @@ struct lockmap_ioc_stats {
  *	starts empty); @result is the new length; longer than the map's
  *	max_value_len is -E2BIG
  *
- * GET, PEEK, REMOVE and CAS fail with -ENOENT when the key has no value,
- * unless %LOCKMAP_OPF_ABSENT_OK is set (CAS always fails).
+ * GET, PEEK, REMOVE and CAS fail with -ENOENT when the key has no value;
+ * with %LOCKMAP_OPF_ABSENT_OK, which the other operations reject with
+ * -EINVAL, GET, PEEK and REMOVE succeed instead.
  */
 enum lockmap_op_code {
 	LOCKMAP_OP_INSERT = 1,
@@ -349,7 +353,10 @@ enum lockmap_op_code {
 /* Flags of &lockmap_ioc_op.flags. */
 /* LOCKMAP_IOC_OP only: fail with -EBUSY instead of waiting for a held key. */
 #define LOCKMAP_OPF_NOWAIT		0x1U
-/* GET, PEEK, REMOVE: succeed (without %LOCKMAP_OUT_FOUND) on an absent key. */
+/*
+ * GET, PEEK, REMOVE: succeed (without %LOCKMAP_OUT_FOUND) on an absent key.
+ * Any other operation with it is -EINVAL.
+ */
 #define LOCKMAP_OPF_ABSENT_OK		0x2U
 #define LOCKMAP_OPF_ALL			(LOCKMAP_OPF_NOWAIT | LOCKMAP_OPF_ABSENT_OK)
 
