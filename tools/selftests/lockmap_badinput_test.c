@@ -1033,13 +1033,22 @@ TEST(values_charged_to_memcg)
 #define CG_NR_KEYS	3000
 #define CG_KEY_LEN	2000
 
-/* CG_NR_KEYS keys of CG_KEY_LEN bytes with empty values in a new map. */
-static int fill_keys(void)
+/*
+ * CG_NR_KEYS keys of CG_KEY_LEN bytes with empty values in a new map: one
+ * of variable-length keys (kmalloc()ed entries) or, @fixed, of keys of
+ * exactly CG_KEY_LEN bytes (entries from the map's own slab cache).
+ */
+static int fill_keys_in(int fixed)
 {
+	struct lockmap_ioc_create c;
 	int fd = lm_open(), id, i;
 	char key[CG_KEY_LEN + 1];
 
-	id = fd < 0 ? fd : lm_create(fd, 0, 0, NULL);
+	if (fd < 0)
+		return 2;
+	lm_create_init(&c, 0, 0, NULL);
+	c.key_len = fixed ? CG_KEY_LEN : 0;
+	id = lm_ioctl(fd, LOCKMAP_IOC_CREATE, &c) ?: (int)c.map_id;
 	if (id < 0)
 		return 2;
 	memset(key, 'k', CG_KEY_LEN);
@@ -1056,18 +1065,21 @@ static int fill_keys(void)
 	return 0;
 }
 
-/*
- * The entries and their keys are charged too, not only the values: keys
- * of 2000 bytes with empty values make memory.current grow by at least the
- * keys' bytes (few keys: the debug kernel's ioctls are slow).  The values
- * alone (a small header each) are under 1 MiB, the hash tables' bucket
- * arrays are not charged: entries allocated without __GFP_ACCOUNT leave the
- * growth far below 6 MB.
- */
-TEST(keys_charged_to_memcg)
+static int fill_keys(void)
 {
-	const char *dir = "/sys/fs/cgroup/lockmap-test-keys", *why;
+	return fill_keys_in(0);
+}
+
+static int fill_fixed_keys(void)
+{
+	return fill_keys_in(1);
+}
+
+static void keys_charged(struct __test_metadata *_metadata, const char *dir,
+			 int (*fill)(void))
+{
 	long long before = -1, after = -1;
+	const char *why;
 
 	if (lm_param("max_entries", LOCKMAP_DEFAULT_MAX_ENTRIES) < CG_NR_KEYS ||
 	    lm_param("max_key_len", LOCKMAP_DEFAULT_MAX_KEY_LEN) < CG_KEY_LEN)
@@ -1078,11 +1090,31 @@ TEST(keys_charged_to_memcg)
 		SKIP(return, "%s", why);
 	rmdir(dir);
 	ASSERT_EQ(0, mkdir(dir, 0755));
-	EXPECT_EQ(0, cg_measure(dir, fill_keys, &before, &after));
+	EXPECT_EQ(0, cg_measure(dir, fill, &before, &after));
 	rmdir(dir);
 	TH_LOG("memory.current %lld -> %lld for %d keys of %d bytes",
 	       before, after, CG_NR_KEYS, CG_KEY_LEN);
 	EXPECT_LE(before + (long long)CG_NR_KEYS * CG_KEY_LEN, after);
+}
+
+/*
+ * The entries and their keys are charged too, not only the values: keys
+ * of 2000 bytes with empty values make memory.current grow by at least the
+ * keys' bytes (few keys: the debug kernel's ioctls are slow).  The values
+ * alone (a small header each) are under 1 MiB, the hash tables' bucket
+ * arrays are not charged: entries allocated without __GFP_ACCOUNT leave the
+ * growth far below 6 MB.
+ */
+TEST(keys_charged_to_memcg)
+{
+	keys_charged(_metadata, "/sys/fs/cgroup/lockmap-test-keys", fill_keys);
+}
+
+/* The same for a map of fixed-size keys, whose entries have their own cache. */
+TEST(fixed_keys_charged_to_memcg)
+{
+	keys_charged(_metadata, "/sys/fs/cgroup/lockmap-test-fixed",
+		     fill_fixed_keys);
 }
 
 TEST_HARNESS_MAIN
